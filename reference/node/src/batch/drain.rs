@@ -1,0 +1,50 @@
+//! Building drain replies against the batch's shared response budget (§5.3).
+
+use std::sync::{Arc, Mutex};
+
+use seqtun_wire::Reply;
+use seqtun_wire::drain::Budget;
+
+use crate::tcp::TcpSession;
+use crate::udp::UdpSession;
+use crate::{NodeState, lock};
+
+/// What every op of one batch shares.
+pub struct BatchCtx {
+    /// The batch wrote or connected, so its waits are short (§5.3).
+    pub active: bool,
+    budget: Mutex<Budget>,
+}
+
+impl BatchCtx {
+    pub fn new(state: &NodeState, active: bool) -> Self {
+        Self {
+            active,
+            budget: Mutex::new(Budget::new(state.cfg.params.batch_budget)),
+        }
+    }
+}
+
+/// Drains a TCP session within the per-drain cap and what is left of the batch budget. A
+/// session that reports eof here is removed from the table.
+pub async fn tcp_reply(state: &NodeState, ctx: &BatchCtx, s: &Arc<TcpSession>) -> Reply {
+    if s.is_closed() {
+        return Reply::gone(&s.sid);
+    }
+    let allowance = lock(&ctx.budget).reserve(state.cfg.params.tcp_drain_max);
+    let (bytes, eof) = s.drain(allowance);
+    lock(&ctx.budget).refund(allowance - bytes.len());
+    if eof {
+        state.table.finish_tcp(s).await;
+    }
+    Reply::drained(&s.sid, &bytes, eof)
+}
+
+/// Drains every queued datagram of a UDP session (no cap, as deployed: the queue is bounded).
+pub fn udp_reply(state: &NodeState, s: &Arc<UdpSession>) -> Reply {
+    let (pkts, eof) = s.drain();
+    if eof {
+        state.table.finish_udp(s);
+    }
+    Reply::datagrams(&s.sid, &pkts, eof)
+}

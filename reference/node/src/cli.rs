@@ -1,0 +1,254 @@
+//! Command line and environment: every limit is a flag, defaults are NODE-903's (§9).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use seqtun_wire::params::{self, NodeParams};
+
+use crate::config::{Faults, NodeConfig};
+
+/// Default port when neither `--listen` nor `PORT` is given, as deployed.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// seqtun reference tunnel node.
+#[derive(Debug, Parser)]
+#[command(name = "seqtun-node", version, about)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port). Wins over PORT.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Port on 0.0.0.0 when --listen is not given.
+    #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// The key clients or the relay send in `k`. Required; there is no default key.
+    #[arg(long, env = "TUNNEL_AUTH_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Answer a wrong key with JSON `unauthorized` instead of nginx's 404 page.
+    #[arg(long, env = "MHRV_DIAGNOSTIC")]
+    pub diagnostic: bool,
+    /// Behave as a pre-#903 node: no `caps`, `seq` ignored and not echoed.
+    #[arg(long)]
+    pub legacy: bool,
+    /// Long-poll deadline for batches that only poll (ms).
+    #[arg(long, default_value_t = ms(params::LONGPOLL_DEADLINE), value_parser = positive_u64)]
+    pub longpoll_ms: u64,
+    /// Wait for downlink after a batch wrote or connected (ms).
+    #[arg(long, default_value_t = ms(params::ACTIVE_DRAIN_DEADLINE), value_parser = positive_u64)]
+    pub active_drain_ms: u64,
+    /// Straggler settle step (ms).
+    #[arg(long, default_value_t = ms(params::STRAGGLER_SETTLE_STEP), value_parser = positive_u64)]
+    pub settle_step_ms: u64,
+    /// Longest straggler settle (ms).
+    #[arg(long, default_value_t = ms(params::STRAGGLER_SETTLE_MAX))]
+    pub settle_max_ms: u64,
+    /// How long a seq'd op waits for its predecessors (ms).
+    #[arg(long, default_value_t = ms(params::SEQ_WAIT_TIMEOUT), value_parser = positive_u64)]
+    pub seq_wait_ms: u64,
+    /// Most seq'd ops of one session waiting for their turn.
+    #[arg(long, default_value_t = params::SEQ_MAX_WAITING, value_parser = positive_usize)]
+    pub seq_max_waiting: usize,
+    /// Most bytes one TCP drain returns.
+    #[arg(long, default_value_t = params::TCP_DRAIN_MAX_BYTES, value_parser = positive_usize)]
+    pub drain_max_bytes: usize,
+    /// Most bytes all drains of one batch return together.
+    #[arg(long, default_value_t = params::BATCH_RESPONSE_BUDGET, value_parser = positive_usize)]
+    pub batch_budget_bytes: usize,
+    /// Most bytes buffered per TCP session before reading upstream pauses.
+    #[arg(long, default_value_t = params::READ_BUF_CAP, value_parser = positive_usize)]
+    pub read_buf_cap_bytes: usize,
+    /// Datagrams queued per UDP session (oldest dropped beyond).
+    #[arg(long, default_value_t = params::UDP_QUEUE_LIMIT, value_parser = positive_usize)]
+    pub udp_queue_limit: usize,
+    /// TCP connect timeout (ms).
+    #[arg(long, default_value_t = ms(params::CONNECT_TIMEOUT), value_parser = positive_u64)]
+    pub connect_timeout_ms: u64,
+    /// How often idle sessions are reaped (s).
+    #[arg(long, default_value_t = params::REAP_INTERVAL.as_secs(), value_parser = positive_u64)]
+    pub reap_interval_secs: u64,
+    /// Reap TCP sessions idle this long (s).
+    #[arg(long, default_value_t = params::TCP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64)]
+    pub tcp_idle_secs: u64,
+    /// Reap UDP sessions idle this long (s).
+    #[arg(long, default_value_t = params::UDP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64)]
+    pub udp_idle_secs: u64,
+    /// Single-op `/tunnel` drain: longest wait (ms).
+    #[arg(long, default_value_t = ms(params::SINGLE_WAIT_MAX), value_parser = positive_u64)]
+    pub single_wait_ms: u64,
+    /// Single-op `/tunnel` drain: quiet time after the last byte (ms).
+    #[arg(long, default_value_t = ms(params::SINGLE_WAIT_QUIET), value_parser = positive_u64)]
+    pub single_quiet_ms: u64,
+    /// Largest request body, plain or after gzip inflation (bytes).
+    #[arg(long, default_value_t = params::MAX_BODY_BYTES, value_parser = positive_usize)]
+    pub max_body_bytes: usize,
+    /// Most ops in one batch.
+    #[arg(long, default_value_t = params::MAX_BATCH_OPS, value_parser = positive_usize)]
+    pub max_batch_ops: usize,
+    /// Most live sessions (TCP and UDP together).
+    #[arg(long, default_value_t = params::MAX_SESSIONS, value_parser = positive_usize)]
+    pub max_sessions: usize,
+}
+
+/// Why the node refuses to start; each names the fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CliError {
+    #[error(
+        "no key: pass --key <KEY> or set TUNNEL_AUTH_KEY (the node has no default key; use the value your relay sends as the node key)"
+    )]
+    MissingKey,
+    #[error(
+        "no key: MHRV_AUTH_KEY is set but the node reads TUNNEL_AUTH_KEY; rename the variable or pass --key"
+    )]
+    WrongKeyVariable,
+    #[error("empty key: TUNNEL_AUTH_KEY / --key must not be empty")]
+    EmptyKey,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+fn positive_u64(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn positive_usize(s: &str) -> Result<usize, String> {
+    positive_u64(s).and_then(|v| usize::try_from(v).map_err(|e| e.to_string()))
+}
+
+impl Args {
+    /// The address to bind: `--listen`, else `0.0.0.0:$PORT`.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], self.port)))
+    }
+
+    /// The node settings, or why they are unusable. `legacy_key_var` says whether
+    /// MHRV_AUTH_KEY is set, for a better message (field issues #391, #444).
+    pub fn into_config(self, legacy_key_var: bool) -> Result<NodeConfig, CliError> {
+        let key = match self.key {
+            Some(k) if k.is_empty() => return Err(CliError::EmptyKey),
+            Some(k) => k,
+            None if legacy_key_var => return Err(CliError::WrongKeyVariable),
+            None => return Err(CliError::MissingKey),
+        };
+        let d = Duration::from_millis;
+        let params = NodeParams {
+            active_drain_deadline: d(self.active_drain_ms),
+            settle_step: d(self.settle_step_ms),
+            settle_max: d(self.settle_max_ms),
+            longpoll_deadline: d(self.longpoll_ms),
+            seq_wait_timeout: d(self.seq_wait_ms),
+            seq_max_waiting: self.seq_max_waiting,
+            tcp_drain_max: self.drain_max_bytes,
+            batch_budget: self.batch_budget_bytes,
+            read_buf_cap: self.read_buf_cap_bytes,
+            udp_queue_limit: self.udp_queue_limit,
+            connect_timeout: d(self.connect_timeout_ms),
+            reap_interval: Duration::from_secs(self.reap_interval_secs),
+            tcp_idle_timeout: Duration::from_secs(self.tcp_idle_secs),
+            udp_idle_timeout: Duration::from_secs(self.udp_idle_secs),
+            single_wait_max: d(self.single_wait_ms),
+            single_wait_quiet: d(self.single_quiet_ms),
+            max_body_bytes: self.max_body_bytes,
+            max_batch_ops: self.max_batch_ops,
+            max_sessions: self.max_sessions,
+        };
+        Ok(NodeConfig {
+            key,
+            diagnostic: self.diagnostic,
+            legacy: self.legacy,
+            params,
+            faults: Faults::default(),
+        })
+    }
+}
+
+/// One line with the effective settings, logged at startup.
+pub fn summary(cfg: &NodeConfig) -> String {
+    let p = &cfg.params;
+    format!(
+        "mode={} diagnostic={} longpoll={:?} active_drain={:?} settle={:?}/{:?} seq_wait={:?} \
+         seq_max_waiting={} drain_max={}B batch_budget={}B read_buf_cap={}B udp_queue={} \
+         connect_timeout={:?} idle tcp/udp={:?}/{:?} max_body={}B max_batch_ops={} max_sessions={}",
+        if cfg.legacy {
+            "legacy"
+        } else {
+            "pipelined(#903)"
+        },
+        cfg.diagnostic,
+        p.longpoll_deadline,
+        p.active_drain_deadline,
+        p.settle_step,
+        p.settle_max,
+        p.seq_wait_timeout,
+        p.seq_max_waiting,
+        p.tcp_drain_max,
+        p.batch_budget,
+        p.read_buf_cap,
+        p.udp_queue_limit,
+        p.connect_timeout,
+        p.tcp_idle_timeout,
+        p.udp_idle_timeout,
+        p.max_body_bytes,
+        p.max_batch_ops,
+        p.max_sessions,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("seqtun-node").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_node_903() {
+        let cfg = parse(&["--key", "k"]).into_config(false).unwrap();
+        assert_eq!(cfg.params, NodeParams::default());
+        assert!(!cfg.legacy && !cfg.diagnostic);
+    }
+
+    #[test]
+    fn no_key_is_refused_with_the_fix() {
+        // Only meaningful when the test environment does not set the variable itself.
+        if std::env::var_os("TUNNEL_AUTH_KEY").is_none() {
+            let err = parse(&[]).into_config(false).unwrap_err();
+            assert_eq!(err, CliError::MissingKey);
+            assert!(err.to_string().contains("--key"));
+            let err = parse(&[]).into_config(true).unwrap_err();
+            assert_eq!(err, CliError::WrongKeyVariable);
+        }
+        assert_eq!(
+            parse(&["--key", ""]).into_config(false).unwrap_err(),
+            CliError::EmptyKey
+        );
+    }
+
+    #[test]
+    fn listen_wins_over_port() {
+        let a = parse(&["--key", "k", "--port", "9000"]);
+        assert_eq!(a.listen_addr(), "0.0.0.0:9000".parse().unwrap());
+        let a = parse(&["--key", "k", "--port", "9000", "--listen", "127.0.0.1:0"]);
+        assert_eq!(a.listen_addr(), "127.0.0.1:0".parse().unwrap());
+    }
+
+    #[test]
+    fn zero_limits_are_rejected() {
+        for flag in [
+            "--max-batch-ops",
+            "--max-sessions",
+            "--longpoll-ms",
+            "--read-buf-cap-bytes",
+        ] {
+            let r = Args::try_parse_from(["seqtun-node", "--key", "k", flag, "0"]);
+            assert!(r.is_err(), "{flag} 0 accepted");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! seqtun-node: the reference tunnel node.
+//!
+//! It speaks every deployed dialect of the batch tunnel protocol (legacy, PR #903, PR #1115
+//! clients) and implements #903 pipelining: seq'd `data` ops of a session run strictly in seq
+//! order. Protocol decisions come from `seqtun-wire`; this crate owns sockets, tasks and time.
+//! Section numbers (`§N.M`) refer to `docs/PROTOCOL.md`.
+
+pub mod auth;
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod ops;
+pub mod routes;
+pub mod server;
+pub mod single;
+pub mod table;
+pub mod tcp;
+pub mod udp;
+pub mod watch;
+
+use std::sync::{Mutex, MutexGuard};
+
+use seqtun_wire::CAPS_PIPELINE_SEQ;
+use seqtun_wire::seq_gate::SeqGate;
+
+pub use config::{Faults, NodeConfig};
+pub use server::{NodeHandle, spawn};
+
+/// Everything the request handlers share.
+pub struct NodeState {
+    pub cfg: NodeConfig,
+    pub table: table::Table,
+}
+
+impl NodeState {
+    pub fn new(cfg: NodeConfig) -> Self {
+        let table = table::Table::new(cfg.params.max_sessions);
+        Self { cfg, table }
+    }
+
+    /// The `caps` a successful connect reply carries; none in legacy mode.
+    pub fn caps(&self) -> Option<u32> {
+        (!self.cfg.legacy).then_some(CAPS_PIPELINE_SEQ)
+    }
+
+    /// A fresh session's seq gate.
+    pub fn new_gate(&self) -> SeqGate {
+        SeqGate::new(
+            self.cfg.params.seq_wait_timeout,
+            self.cfg.params.seq_max_waiting,
+        )
+    }
+}
+
+/// Locks a std mutex, carrying on if a panicking thread poisoned it: every guarded value here
+/// stays consistent between statements, so the data is still sound.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

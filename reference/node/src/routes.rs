@@ -1,0 +1,145 @@
+//! HTTP surface (§1.4): `POST /tunnel/batch`, `POST /tunnel`, `GET /health`; anything else is
+//! an nginx-like 404 so the node does not advertise itself.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::{Method, Request, Response, StatusCode};
+use seqtun_wire::BatchResponse;
+use seqtun_wire::body::decode_body;
+use seqtun_wire::envelope::{parse_incoming, parse_single};
+use seqtun_wire::reply::{OpError, Reply};
+use serde::Serialize;
+
+use crate::NodeState;
+use crate::auth::{NGINX_404, key_matches};
+use crate::batch::run_batch;
+use crate::single::run_single;
+
+pub type Body = Full<Bytes>;
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyReadError {
+    #[error("request body too large: limit {limit} bytes (raise --max-body-bytes)")]
+    TooLarge { limit: usize },
+    #[error("request body read failed: {0}")]
+    Io(String),
+}
+
+pub async fn handle(
+    state: Arc<NodeState>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let resp = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => respond(StatusCode::OK, "text/plain", "ok"),
+        (&Method::POST, "/tunnel/batch") => batch(&state, req.into_body()).await,
+        (&Method::POST, "/tunnel") => single(&state, req.into_body()).await,
+        _ => not_found(),
+    };
+    Ok(resp)
+}
+
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyReadError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(BodyReadError::TooLarge { limit })
+        }
+        Err(e) => Err(BodyReadError::Io(e.to_string())),
+    }
+}
+
+async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
+    let limit = state.cfg.params.max_body_bytes;
+    let raw = match read_body(body, limit).await {
+        Ok(raw) => raw,
+        Err(e) => return body_error(e, BatchResponse::failed),
+    };
+    let json = match decode_body(&raw, limit) {
+        Ok(json) => json,
+        Err(e) => return json_response(StatusCode::OK, &BatchResponse::failed(e.to_string())),
+    };
+    let incoming = match parse_incoming(&json) {
+        Ok(incoming) => incoming,
+        Err(e) => return json_response(StatusCode::OK, &BatchResponse::from(e)),
+    };
+    if !key_matches(&state.cfg.key, incoming.k.as_deref()) {
+        tracing::debug!("batch with a wrong or missing key");
+        return if state.cfg.diagnostic {
+            json_response(
+                StatusCode::OK,
+                &BatchResponse::failed(OpError::Unauthorized.to_string()),
+            )
+        } else {
+            not_found()
+        };
+    }
+    let r = run_batch(state, incoming.ops).await;
+    json_response(StatusCode::OK, &BatchResponse { r, e: None })
+}
+
+async fn single(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
+    let limit = state.cfg.params.max_body_bytes;
+    let error = |text: String| Reply {
+        e: Some(text),
+        ..Reply::default()
+    };
+    let raw = match read_body(body, limit).await {
+        Ok(raw) => raw,
+        Err(e) => return body_error(e, error),
+    };
+    let req = match parse_single(&raw) {
+        Ok(req) => req,
+        Err(e) => return json_response(StatusCode::OK, &error(e.to_string())),
+    };
+    if !key_matches(&state.cfg.key, req.k.as_deref()) {
+        return if state.cfg.diagnostic {
+            json_response(StatusCode::OK, &Reply::from(OpError::Unauthorized))
+        } else {
+            not_found()
+        };
+    }
+    json_response(StatusCode::OK, &run_single(state, &req).await)
+}
+
+fn body_error<T: Serialize>(e: BodyReadError, wrap: impl Fn(String) -> T) -> Response<Body> {
+    tracing::warn!("{e}");
+    let status = match e {
+        BodyReadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyReadError::Io(_) => StatusCode::BAD_REQUEST,
+    };
+    json_response(status, &wrap(e.to_string()))
+}
+
+fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => respond(status, "application/json", bytes),
+        Err(e) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            format!("reply encoding failed: {e}"),
+        ),
+    }
+}
+
+fn not_found() -> Response<Body> {
+    respond(StatusCode::NOT_FOUND, "text/html", NGINX_404)
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        resp.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    resp.headers_mut().insert(
+        hyper::header::SERVER,
+        hyper::header::HeaderValue::from_static("nginx"),
+    );
+    resp
+}

@@ -1,0 +1,151 @@
+//! The session table: live TCP and UDP sessions by sid, the node-wide session limit, and the
+//! reaper that removes sessions nobody has touched for too long (§5.1).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::lock;
+use crate::tcp::TcpSession;
+use crate::udp::UdpSession;
+
+/// The node-wide session limit was reached; the text names the flag that raises it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("session limit reached ({limit} live sessions; raise --max-sessions)")]
+pub struct SessionLimit {
+    pub limit: usize,
+}
+
+pub struct Table {
+    tcp: Mutex<HashMap<String, Arc<TcpSession>>>,
+    udp: Mutex<HashMap<String, Arc<UdpSession>>>,
+    slots: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl Table {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            tcp: Mutex::new(HashMap::new()),
+            udp: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+        }
+    }
+
+    /// Claims a slot for a session about to be created; the slot is freed when the session
+    /// (which keeps the permit) is dropped, or right away if creation fails.
+    pub fn reserve(&self) -> Result<OwnedSemaphorePermit, SessionLimit> {
+        Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| SessionLimit { limit: self.limit })
+    }
+
+    pub fn insert_tcp(&self, s: Arc<TcpSession>) {
+        lock(&self.tcp).insert(s.sid.clone(), s);
+    }
+
+    pub fn insert_udp(&self, s: Arc<UdpSession>) {
+        lock(&self.udp).insert(s.sid.clone(), s);
+    }
+
+    pub fn tcp(&self, sid: &str) -> Option<Arc<TcpSession>> {
+        lock(&self.tcp).get(sid).cloned()
+    }
+
+    pub fn udp(&self, sid: &str) -> Option<Arc<UdpSession>> {
+        lock(&self.udp).get(sid).cloned()
+    }
+
+    /// Live sessions, TCP and UDP.
+    pub fn len(&self) -> usize {
+        lock(&self.tcp).len() + lock(&self.udp).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `close`: removes the sid from both maps and closes whatever was there.
+    pub async fn close(&self, sid: &str) {
+        let tcp = lock(&self.tcp).remove(sid);
+        let udp = lock(&self.udp).remove(sid);
+        if let Some(s) = udp {
+            s.close();
+        }
+        if let Some(s) = tcp {
+            s.close().await;
+        }
+    }
+
+    /// Removes a TCP session after its drain reported eof, unless the sid now names another
+    /// session.
+    pub async fn finish_tcp(&self, s: &Arc<TcpSession>) {
+        let removed = {
+            let mut map = lock(&self.tcp);
+            match map.get(&s.sid) {
+                Some(cur) if Arc::ptr_eq(cur, s) => map.remove(&s.sid),
+                _ => None,
+            }
+        };
+        if let Some(s) = removed {
+            s.close().await;
+        }
+    }
+
+    /// Same as [`Table::finish_tcp`] for UDP.
+    pub fn finish_udp(&self, s: &Arc<UdpSession>) {
+        let mut map = lock(&self.udp);
+        if map.get(&s.sid).is_some_and(|cur| Arc::ptr_eq(cur, s)) {
+            map.remove(&s.sid);
+            s.close();
+        }
+    }
+
+    /// Removes sessions idle longer than their timeout; returns how many went.
+    pub async fn reap(&self, now: Instant, tcp_idle: Duration, udp_idle: Duration) -> usize {
+        let idle = |last: Instant| now.saturating_duration_since(last);
+        let tcp: Vec<_> = {
+            let mut map = lock(&self.tcp);
+            let gone: Vec<String> = map
+                .iter()
+                .filter(|(_, s)| idle(s.last_active()) > tcp_idle)
+                .map(|(k, _)| k.clone())
+                .collect();
+            gone.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        let udp: Vec<_> = {
+            let mut map = lock(&self.udp);
+            let gone: Vec<String> = map
+                .iter()
+                .filter(|(_, s)| idle(s.last_active()) > udp_idle)
+                .map(|(k, _)| k.clone())
+                .collect();
+            gone.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        let n = tcp.len() + udp.len();
+        for s in udp {
+            s.close();
+        }
+        for s in tcp {
+            tracing::debug!(sid = %s.sid, "reaped idle session");
+            s.close().await;
+        }
+        n
+    }
+
+    /// Closes every session (node shutdown).
+    pub async fn close_all(&self) {
+        let tcp: Vec<_> = lock(&self.tcp).drain().map(|(_, s)| s).collect();
+        let udp: Vec<_> = lock(&self.udp).drain().map(|(_, s)| s).collect();
+        for s in udp {
+            s.close();
+        }
+        for s in tcp {
+            s.close().await;
+        }
+    }
+}

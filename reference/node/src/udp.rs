@@ -1,0 +1,123 @@
+//! A UDP session: a connected socket (so only the chosen peer's datagrams count) and a bounded
+//! datagram queue that drops the oldest when full (§8).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use seqtun_wire::params::UDP_RECV_BUF_BYTES;
+use tokio::net::UdpSocket;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::lock;
+
+/// Log the first dropped datagram and then every this many.
+const DROP_LOG_STRIDE: u64 = 100;
+
+#[derive(Default)]
+struct Queue {
+    pkts: VecDeque<Bytes>,
+    done: bool,
+    dropped: u64,
+}
+
+pub struct UdpSession {
+    pub sid: String,
+    socket: Arc<UdpSocket>,
+    queue: Mutex<Queue>,
+    limit: usize,
+    pub readable: Notify,
+    last_active: Mutex<Instant>,
+    reader: Mutex<Option<AbortHandle>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl UdpSession {
+    pub fn start(
+        sid: String,
+        socket: UdpSocket,
+        limit: usize,
+        permit: OwnedSemaphorePermit,
+    ) -> Arc<Self> {
+        let session = Arc::new(Self {
+            sid,
+            socket: Arc::new(socket),
+            queue: Mutex::new(Queue::default()),
+            limit,
+            readable: Notify::new(),
+            last_active: Mutex::new(Instant::now()),
+            reader: Mutex::new(None),
+            _permit: permit,
+        });
+        let task = tokio::spawn(Arc::clone(&session).recv_loop());
+        *lock(&session.reader) = Some(task.abort_handle());
+        session
+    }
+
+    async fn recv_loop(self: Arc<Self>) {
+        let mut buf = vec![0u8; UDP_RECV_BUF_BYTES];
+        loop {
+            match self.socket.recv(&mut buf).await {
+                Ok(0) => continue,
+                Ok(n) => {
+                    self.touch();
+                    let mut q = lock(&self.queue);
+                    if q.pkts.len() >= self.limit {
+                        q.pkts.pop_front();
+                        q.dropped += 1;
+                        if q.dropped % DROP_LOG_STRIDE == 1 {
+                            tracing::info!(sid = %self.sid, dropped = q.dropped, limit = self.limit,
+                                "udp queue full, dropping oldest datagrams");
+                        }
+                    }
+                    q.pkts.push_back(Bytes::copy_from_slice(&buf[..n]));
+                    drop(q);
+                    self.readable.notify_waiters();
+                }
+                Err(e) => {
+                    tracing::debug!(sid = %self.sid, error = %e, "udp recv failed");
+                    break;
+                }
+            }
+        }
+        lock(&self.queue).done = true;
+        self.readable.notify_waiters();
+    }
+
+    pub fn touch(&self) {
+        *lock(&self.last_active) = Instant::now();
+    }
+
+    pub fn last_active(&self) -> Instant {
+        *lock(&self.last_active)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        let q = lock(&self.queue);
+        q.done || !q.pkts.is_empty()
+    }
+
+    pub fn queued(&self) -> usize {
+        lock(&self.queue).pkts.len()
+    }
+
+    /// Takes every queued datagram, oldest first; `eof` once the socket failed.
+    pub fn drain(&self) -> (Vec<Bytes>, bool) {
+        let mut q = lock(&self.queue);
+        (q.pkts.drain(..).collect(), q.done)
+    }
+
+    pub async fn send(&self, datagram: &[u8]) -> std::io::Result<()> {
+        self.socket.send(datagram).await.map(|_| ())
+    }
+
+    pub fn close(&self) {
+        if let Some(reader) = lock(&self.reader).take() {
+            reader.abort();
+        }
+        lock(&self.queue).done = true;
+        self.readable.notify_waiters();
+    }
+}
