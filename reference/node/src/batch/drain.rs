@@ -31,6 +31,8 @@ pub async fn tcp_reply(state: &NodeState, ctx: &BatchCtx, s: &Arc<TcpSession>) -
     if s.is_closed() {
         return Reply::gone(&s.sid);
     }
+    // A poll that waited a long time still counts as activity when it answers (§5.1).
+    s.touch();
     let allowance = lock(&ctx.budget).reserve(state.cfg.params.tcp_drain_max);
     let (bytes, eof) = s.drain(allowance);
     lock(&ctx.budget).refund(allowance - bytes.len());

@@ -1,0 +1,14 @@
+//! Black-box tests of seqtun-node over real loopback sockets: HTTP requests in, upstream
+//! sockets out. Section numbers refer to docs/PROTOCOL.md.
+
+mod common;
+
+mod binary;
+mod envelope;
+mod limits;
+mod ops;
+mod pipelining_prop;
+mod seq;
+mod single;
+mod timing;
+mod udp;
