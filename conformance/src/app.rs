@@ -1,0 +1,238 @@
+//! What the binary does: set up targets, probe their dialects, run the trials, write reports
+//! and choose the exit code (non-zero on any must-level failure or unexpected result).
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::case::{Case, load_dir};
+use crate::cli::{Cli, Cmd, Common, NodeArgs};
+use crate::http::Http;
+use crate::node::detect;
+use crate::report::json::TargetInfo;
+use crate::results::CaseResult;
+use crate::target::{NodeTarget, features};
+use crate::verdict::Grade;
+
+/// Exit code for a usage or setup error (bad flags, unreadable vectors, target unreachable).
+pub const EXIT_SETUP: u8 = 2;
+
+pub fn main_with(cli: Cli) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return setup_error(format!("cannot start the async runtime: {e}")),
+    };
+    match cli.cmd {
+        None => run_builtin(&rt, &cli.common),
+        Some(Cmd::Node(args)) => run_node(&rt, &args),
+    }
+}
+
+fn setup_error(msg: String) -> ExitCode {
+    eprintln!("seqtun-conform: {msg}");
+    ExitCode::from(EXIT_SETUP)
+}
+
+fn load(common: &Common) -> Result<Vec<Case>, ExitCode> {
+    if common.list_params {
+        for (k, what) in crate::params::KNOWN {
+            println!("{k:<24} {what}");
+        }
+        return Err(ExitCode::SUCCESS);
+    }
+    let dir = common
+        .vectors
+        .clone()
+        .unwrap_or_else(crate::case::default_dir);
+    load_dir(&dir)
+        .map_err(|e| setup_error(format!("{e} (point --vectors at the vectors/ directory)")))
+}
+
+fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
+    let cases = match load(common) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(params) = crate::params::profile("fast") else {
+        return setup_error("the fast profile is missing".into());
+    };
+    let http = Http::new(Duration::from_secs(common.request_timeout));
+    let started = rt.block_on(async {
+        let pipelined = crate::builtin::start_node("seqtun-node", &params, false).await?;
+        let legacy = crate::builtin::start_node("seqtun-node-legacy", &params, true).await?;
+        Ok::<_, std::io::Error>(vec![pipelined, legacy])
+    });
+    let nodes = match started {
+        Ok(n) => n,
+        Err(e) => return setup_error(format!("cannot start the reference nodes on loopback: {e}")),
+    };
+    let mut targets = Vec::new();
+    let mut infos = Vec::new();
+    for n in &nodes {
+        let (t, info) = rt.block_on(probe_node(n.target.clone(), &http, &[]));
+        targets.push(Arc::new(t));
+        infos.push(info);
+    }
+    let code = run_trials(rt, &cases, &targets, &http, common, &infos);
+    rt.block_on(async {
+        for n in nodes {
+            for h in n.handles {
+                h.shutdown().await;
+            }
+        }
+    });
+    code
+}
+
+/// Probes a node's dialect and settles its features: base features as given, plus what the
+/// dialect implies, minus what the user denied.
+async fn probe_node(mut t: NodeTarget, http: &Http, denied: &[String]) -> (NodeTarget, TargetInfo) {
+    let dialect = detect(&t, http).await;
+    for f in dialect.features() {
+        t.features.insert((*f).to_string());
+    }
+    for f in denied {
+        t.features.remove(f);
+    }
+    println!("target {}: {}", t.label, dialect.describe());
+    let info = TargetInfo {
+        label: t.label.clone(),
+        role: "node",
+        dialect: dialect.describe(),
+        features: t.features.iter().cloned().collect(),
+        params: t.params.clone(),
+    };
+    (t, info)
+}
+
+fn run_node(rt: &tokio::runtime::Runtime, args: &NodeArgs) -> ExitCode {
+    let common = &args.common;
+    let cases = match load(common) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(mut params) = crate::params::profile(&args.profile) else {
+        return setup_error(format!(
+            "unknown --profile {} (use one of {})",
+            args.profile,
+            crate::params::PROFILES.join(", ")
+        ));
+    };
+    if let Err(e) = crate::params::apply(&mut params, &args.params) {
+        return setup_error(e.to_string());
+    }
+    let (url, via) = match (&args.url, &args.relay_url) {
+        (Some(u), None) => (u.trim_end_matches('/').to_string(), features::DIRECT),
+        (None, Some(r)) => (r.clone(), features::VIA_RELAY),
+        _ => {
+            return setup_error(
+                "give exactly one of --url (a node) or --relay-url (a relay in front of one)"
+                    .into(),
+            );
+        }
+    };
+    let mut feats: BTreeSet<String> = [features::UDP, features::SINGLE_OP, features::GZIP, via]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    feats.insert(
+        if args.diagnostic {
+            features::DIAGNOSTIC
+        } else {
+            features::DECOY_404
+        }
+        .to_string(),
+    );
+    if args.diagnostic_url.is_some() {
+        feats.insert(features::DIAGNOSTIC.to_string());
+    }
+    feats.extend(args.features.iter().cloned());
+    let target = NodeTarget {
+        label: args.label.clone().unwrap_or_else(|| url.clone()),
+        url: url.clone(),
+        relay_url: args.relay_url.clone(),
+        key: args.key.clone(),
+        diagnostic_url: args.diagnostic_url.clone(),
+        features: feats,
+        params,
+        fixture_ip: args.fixture_addr,
+    };
+    let http = Http::new(Duration::from_secs(common.request_timeout));
+    let (target, info) = rt.block_on(probe_node(target, &http, &args.no_features));
+    run_trials(rt, &cases, &[Arc::new(target)], &http, common, &[info])
+}
+
+fn run_trials(
+    rt: &tokio::runtime::Runtime,
+    cases: &[Case],
+    targets: &[Arc<NodeTarget>],
+    http: &Http,
+    common: &Common,
+    infos: &[TargetInfo],
+) -> ExitCode {
+    let results: crate::run::Results = Arc::new(Mutex::new(Vec::new()));
+    let trials = crate::run::node_trials(
+        rt.handle(),
+        cases,
+        targets,
+        http,
+        &common.test,
+        common.strict,
+        &results,
+    );
+    let _ = libtest_mimic::run(&common.test, trials);
+    if common.test.list {
+        return ExitCode::SUCCESS;
+    }
+    let mut results: Vec<CaseResult> = results.lock().map(|r| r.clone()).unwrap_or_default();
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    finish(infos, &results, common)
+}
+
+fn finish(infos: &[TargetInfo], results: &[CaseResult], common: &Common) -> ExitCode {
+    print!("{}", crate::report::summary::render(infos, results));
+    if let Some(p) = &common.report_json
+        && let Err(e) = crate::report::json::write(p, infos, results, common.strict)
+    {
+        return setup_error(format!("cannot write {}: {e}", p.display()));
+    }
+    if let Some(p) = &common.junit
+        && let Err(e) = crate::report::junit::write(p, results)
+    {
+        return setup_error(format!("cannot write {}: {e}", p.display()));
+    }
+    let failed = results.iter().filter(|r| r.grade == Grade::Failed).count();
+    if let Some(p) = &common.expect {
+        let expected = match crate::report::expect::load(p) {
+            Ok(e) => e,
+            Err(e) => return setup_error(e.to_string()),
+        };
+        for name in crate::report::expect::unused(results, &expected) {
+            println!("warning: {name} is listed in --expect but did not run");
+        }
+        let surprises = crate::report::expect::surprises(results, &expected);
+        for s in &surprises {
+            println!("UNEXPECTED {s}");
+        }
+        println!(
+            "{} unexpected result(s) against {}",
+            surprises.len(),
+            p.display()
+        );
+        return if surprises.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,85 @@
+//! The built-in targets of the main job: the reference node, pipelined and `--legacy`, run
+//! in-process with the `fast` profile's limits so the whole suite takes seconds, not minutes.
+//! Only this module touches the reference crates, and only to start them.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use seqtun_node::{NodeConfig, NodeHandle};
+
+use crate::expr::Params;
+use crate::target::{NodeTarget, features};
+
+/// The key the built-in targets use.
+pub const KEY: &str = "seqtun-conformance";
+
+/// Node settings matching a parameter set.
+pub fn node_config(params: &Params, legacy: bool, diagnostic: bool) -> NodeConfig {
+    let ms = |k: &str| Duration::from_millis(params.get(k).copied().unwrap_or_default() as u64);
+    let n = |k: &str| params.get(k).copied().unwrap_or_default() as usize;
+    let mut cfg = NodeConfig::new(KEY);
+    cfg.legacy = legacy;
+    cfg.diagnostic = diagnostic;
+    let p = &mut cfg.params;
+    p.longpoll_deadline = ms("longpoll_deadline");
+    p.active_drain_deadline = ms("active_drain_deadline");
+    p.settle_max = ms("settle_max");
+    p.seq_wait_timeout = ms("seq_wait_timeout");
+    p.tcp_drain_max = n("drain_max");
+    p.batch_budget = n("batch_budget");
+    p.read_buf_cap = p.read_buf_cap.max(4 * p.tcp_drain_max);
+    p.udp_queue_limit = n("udp_queue_limit");
+    p.connect_timeout = ms("connect_timeout");
+    p.tcp_idle_timeout = ms("tcp_idle");
+    p.udp_idle_timeout = ms("udp_idle");
+    p.reap_interval = ms("reap_interval");
+    p.single_wait_max = ms("single_wait_max");
+    cfg
+}
+
+/// A running built-in node target (with its diagnostic twin).
+pub struct BuiltinNode {
+    pub target: NodeTarget,
+    pub handles: Vec<NodeHandle>,
+}
+
+/// Starts a reference node (and a diagnostic twin) on loopback.
+pub async fn start_node(
+    label: &str,
+    params: &Params,
+    legacy: bool,
+) -> std::io::Result<BuiltinNode> {
+    let any: SocketAddr = "127.0.0.1:0".parse().map_err(std::io::Error::other)?;
+    let main = seqtun_node::spawn(node_config(params, legacy, false), any).await?;
+    let diag = seqtun_node::spawn(node_config(params, legacy, true), any).await?;
+    let mut feats: BTreeSet<String> = [
+        features::UDP,
+        features::SINGLE_OP,
+        features::GZIP,
+        features::DIRECT,
+        features::DECOY_404,
+        features::DIAGNOSTIC,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    if !legacy {
+        feats.insert(features::PIPELINE_SEQ.into());
+        feats.insert(features::SEQ_ECHO.into());
+    }
+    let target = NodeTarget {
+        label: label.to_string(),
+        url: main.url(),
+        relay_url: None,
+        key: KEY.to_string(),
+        diagnostic_url: Some(diag.url()),
+        features: feats,
+        params: params.clone(),
+        fixture_ip: [127, 0, 0, 1].into(),
+    };
+    Ok(BuiltinNode {
+        target,
+        handles: vec![main, diag],
+    })
+}

@@ -1,0 +1,289 @@
+//! The vector format (vectors/README.md): one case per JSON file, its id the file's path under
+//! `vectors/` without `.json`. Parsing is strict (unknown keys are errors) because a typo in a
+//! vector would otherwise silently weaken it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Who the case tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Node,
+    Client,
+}
+
+/// How binding the checked behaviour is (RFC 2119 words of docs/PROTOCOL.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Must,
+    Should,
+    May,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    pub title: String,
+    /// The docs/PROTOCOL.md section checked, e.g. `"7.4"`.
+    pub section: String,
+    pub role: Role,
+    /// Features the target must have; otherwise the case is ignored with the reason.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    pub level: Level,
+    /// Bug classes the case targets (Wycheproof style), e.g. `"seq-echo"`, `"index-shift"`.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// A loaded case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub file: CaseFile,
+}
+
+/// One step. Each is a one-key object: `{"send": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    // ---- node role: the runner plays client (and relay) and the upstream servers ----
+    Upstream(UpstreamSpec),
+    Send(SendSpec),
+    Single(SingleSpec),
+    Get(GetSpec),
+    Await(String),
+    Expect(ExpectSpec),
+    Collect(CollectSpec),
+    ExpectUpstream(UpstreamExpect),
+    UpstreamSend(UpstreamPush),
+    UpstreamClose(NameOnly),
+    UdpSend(UpstreamPush),
+    Sleep(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameOnly {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamKind {
+    /// Echoes every byte.
+    Echo,
+    /// Records bytes, never answers.
+    Sink,
+    /// Sends `bytes` on accept, then closes (unless `close: false`).
+    Source,
+    /// Accepts and closes at once (FIN).
+    Closer,
+    /// Accepts and resets at once (RST).
+    Reset,
+    /// Accepts, never reads, never writes.
+    Silent,
+    /// Follows `script`.
+    Script,
+    /// A port nothing listens on.
+    Closed,
+    /// Echoes every datagram.
+    UdpEcho,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    pub name: String,
+    pub kind: UpstreamKind,
+    #[serde(default)]
+    pub bytes: Option<Value>,
+    #[serde(default)]
+    pub close: Option<bool>,
+    #[serde(default)]
+    pub script: Vec<Value>,
+}
+
+/// POST a batch. By default `{"k": KEY, "ops": ops}` (inner) or the outer form through a relay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendSpec {
+    #[serde(default)]
+    pub ops: Option<Vec<Value>>,
+    /// The whole JSON body, replacing the envelope the runner would build.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// A raw text body (malformed cases).
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// A raw body given as hex (binary cases).
+    #[serde(default)]
+    pub raw_hex: Option<String>,
+    /// Use this key instead of the target's.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Leave `k` out entirely.
+    #[serde(default)]
+    pub omit_key: bool,
+    /// gzip the body.
+    #[serde(default)]
+    pub gzip: bool,
+    #[serde(default, rename = "as")]
+    pub name: Option<String>,
+    /// Do not wait for the reply here; `await` it later.
+    #[serde(default, rename = "async")]
+    pub background: bool,
+}
+
+/// POST one op to `/tunnel` in the single-op form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SingleSpec {
+    pub op: Value,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub omit_key: bool,
+    #[serde(default, rename = "as")]
+    pub name: Option<String>,
+    #[serde(default, rename = "async")]
+    pub background: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetSpec {
+    pub path: String,
+    #[serde(default, rename = "as")]
+    pub name: Option<String>,
+}
+
+/// Checks on a reply (the last one unless `of` names another).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    #[serde(default)]
+    pub of: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Prefix of the Content-Type header.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub body_contains: Vec<String>,
+    /// Matcher for the whole JSON body.
+    #[serde(default)]
+    pub json: Option<Value>,
+    /// Matchers for `r`, one per op; `len(r)` must equal their count.
+    #[serde(default)]
+    pub r: Option<Vec<Value>>,
+    /// The reply must arrive within this long after its request was sent (expression).
+    #[serde(default)]
+    pub within: Option<String>,
+    /// ... and not before this long (expression).
+    #[serde(default)]
+    pub not_before: Option<String>,
+}
+
+/// Polls a session and checks the concatenated downlink: chunking legitimately differs between
+/// nodes, the stream must not.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectSpec {
+    pub sid: String,
+    pub bytes: Value,
+    /// Send seq'd polls starting at this seq (for pipelined sessions).
+    #[serde(default)]
+    pub seq_from: Option<u64>,
+    /// Keep polling until `eof:true` (and require it).
+    #[serde(default)]
+    pub until_eof: bool,
+    #[serde(default)]
+    pub max_polls: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamExpect {
+    pub name: String,
+    #[serde(default)]
+    pub bytes: Option<Value>,
+    #[serde(default)]
+    pub closed: Option<bool>,
+    #[serde(default)]
+    pub accepted: Option<u32>,
+    /// How long to wait for the expectation to hold (default 5 s).
+    #[serde(default)]
+    pub within: Option<String>,
+    /// After it holds, it must still hold this much later (nothing more arrives).
+    #[serde(default)]
+    pub stays: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamPush {
+    pub name: String,
+    pub bytes: Value,
+    /// Datagrams only: send it this many times (numbered by appending nothing).
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Why the vectors could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("{0} is not a valid case: {1}")]
+    Parse(PathBuf, serde_json::Error),
+}
+
+/// Loads every `*.json` case under `dir/<role>/`, sorted by id.
+pub fn load_dir(root: &Path) -> Result<Vec<Case>, LoadError> {
+    let mut files = Vec::new();
+    walk(root, &mut files).map_err(|e| LoadError::Io(root.to_path_buf(), e))?;
+    files.sort();
+    let mut cases = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let Some(first) = rel.components().next() else {
+            continue;
+        };
+        if !matches!(first.as_os_str().to_str(), Some("node" | "client")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Io(path.clone(), e))?;
+        let file: CaseFile =
+            serde_json::from_str(&text).map_err(|e| LoadError::Parse(path.clone(), e))?;
+        let id = rel.with_extension("").to_string_lossy().replace('\\', "/");
+        cases.push(Case { id, file });
+    }
+    Ok(cases)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The default vectors directory: `$SEQTUN_VECTORS`, else `vectors/` next to the workspace.
+pub fn default_dir() -> PathBuf {
+    std::env::var_os("SEQTUN_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors"))
+}

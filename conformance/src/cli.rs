@@ -1,0 +1,92 @@
+//! Command line. With no subcommand the runner tests the built-in reference implementations;
+//! `node` and `client` point it at any other implementation.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Conformance runner for the batch tunnel protocol (docs/PROTOCOL.md).
+///
+/// Without a subcommand: runs every vector against the in-process reference node (pipelined and
+/// --legacy) and client, and prints a compatibility matrix.
+#[derive(Debug, Parser)]
+#[command(name = "seqtun-conform", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Test a tunnel node (or a relay in front of one).
+    Node(NodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The node's base URL, e.g. http://127.0.0.1:8080 (inner dialect).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Test through a relay instead: its exec URL, e.g. https://…/macros/s/ID/exec (outer dialect).
+    #[arg(long)]
+    pub relay_url: Option<String>,
+    /// The key the first hop checks (node key, or relay key with --relay-url).
+    #[arg(long, env = "SEQTUN_KEY", hide_env_values = true)]
+    pub key: String,
+    /// The same node started in diagnostic mode, for the cases that need it.
+    #[arg(long)]
+    pub diagnostic_url: Option<String>,
+    /// The node itself runs in diagnostic mode (wrong keys get JSON, not the 404 page).
+    #[arg(long)]
+    pub diagnostic: bool,
+    /// Timing and size parameters: seqtun, node-903, node-main, fast.
+    #[arg(long, default_value = "seqtun")]
+    pub profile: String,
+    /// Override one parameter, e.g. --param longpoll_deadline=4s (repeatable).
+    #[arg(long = "param")]
+    pub params: Vec<String>,
+    /// Claim a feature the probe cannot see (repeatable).
+    #[arg(long = "feature")]
+    pub features: Vec<String>,
+    /// Deny a feature, e.g. --no-feature udp (repeatable).
+    #[arg(long = "no-feature")]
+    pub no_features: Vec<String>,
+    /// Address the fixtures listen on; the node must reach it (default 127.0.0.1).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub fixture_addr: IpAddr,
+    /// How the target is named in reports.
+    #[arg(long)]
+    pub label: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Directory holding the vectors (default: the repository's vectors/).
+    #[arg(long)]
+    pub vectors: Option<PathBuf>,
+    /// Treat failed `should` cases as failures.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write a JSON report here.
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Expected per-case results with reasons; the run fails on any unexpected result.
+    #[arg(long)]
+    pub expect: Option<PathBuf>,
+    /// Seconds before one HTTP exchange is abandoned.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout: u64,
+    /// List the parameters vectors may use and exit.
+    #[arg(long)]
+    pub list_params: bool,
+    #[command(flatten)]
+    pub test: libtest_mimic::Arguments,
+}

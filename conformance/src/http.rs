@@ -1,0 +1,232 @@
+//! The runner's HTTP side: POSTs exactly the bytes a vector describes, follows the redirect
+//! Apps Script answers with, undoes gzip, and renders every exchange as a `curl` command so a
+//! failure can be replayed by hand.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::Request;
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// How many redirects a relay exchange may take (PROTOCOL.md §1.5).
+pub const MAX_REDIRECTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("bad URL {0}: {1}")]
+    Url(String, String),
+    #[error("request to {0} failed: {1}")]
+    Transport(String, String),
+    #[error(
+        "no reply from {0} within {1:?} (raise --request-timeout if the target is slow on purpose)"
+    )]
+    Timeout(String, Duration),
+    #[error("more than {MAX_REDIRECTS} redirects from {0}")]
+    Redirects(String),
+}
+
+/// One request and its reply.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: &'static str,
+    pub url: String,
+    pub request: Vec<u8>,
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl Exchange {
+    /// The reply as JSON, if it is JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// A shell command that sends the same request.
+    pub fn curl(&self) -> String {
+        if self.method == "GET" {
+            return format!("curl -sS -i '{}'", self.url);
+        }
+        let printable = std::str::from_utf8(&self.request)
+            .ok()
+            .filter(|s| !s.contains('\''));
+        match printable {
+            Some(text) => format!(
+                "curl -sS -i -L -X POST '{}' -H 'content-type: application/json' --data-binary '{}'",
+                self.url, text
+            ),
+            None => {
+                let hex: String = self.request.iter().map(|b| format!("\\x{b:02x}")).collect();
+                format!(
+                    "printf '{hex}' | curl -sS -i -L -X POST '{}' -H 'content-type: application/json' --data-binary @-",
+                    self.url
+                )
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self { client, timeout }
+    }
+
+    pub async fn post(&self, url: &str, body: Vec<u8>) -> Result<Exchange, HttpError> {
+        self.exchange("POST", url, body).await
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Exchange, HttpError> {
+        self.exchange("GET", url, Vec::new()).await
+    }
+
+    async fn exchange(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<Exchange, HttpError> {
+        let started = Instant::now();
+        let work = async {
+            let mut target = url.to_string();
+            let mut verb = method;
+            let mut payload = body.clone();
+            for _ in 0..=MAX_REDIRECTS {
+                let uri: hyper::Uri =
+                    target.parse().map_err(|e: hyper::http::uri::InvalidUri| {
+                        HttpError::Url(target.clone(), e.to_string())
+                    })?;
+                let mut req = Request::builder()
+                    .method(verb)
+                    .uri(uri.clone())
+                    .header("accept-encoding", "gzip");
+                if verb == "POST" {
+                    req = req.header(CONTENT_TYPE, "application/json");
+                }
+                let req = req
+                    .body(Full::new(Bytes::from(payload.clone())))
+                    .map_err(|e| HttpError::Url(target.clone(), e.to_string()))?;
+                let resp = self
+                    .client
+                    .request(req)
+                    .await
+                    .map_err(|e| HttpError::Transport(target.clone(), e.to_string()))?;
+                let status = resp.status();
+                if status.is_redirection()
+                    && let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok())
+                {
+                    target = resolve(&uri, loc);
+                    verb = "GET";
+                    payload = Vec::new();
+                    continue;
+                }
+                let content_type = resp
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let gz = resp
+                    .headers()
+                    .get(CONTENT_ENCODING)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                let raw = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| HttpError::Transport(target.clone(), e.to_string()))?
+                    .to_bytes();
+                let body = if gz {
+                    gunzip(&raw)
+                        .map_err(|e| HttpError::Transport(target.clone(), format!("gzip: {e}")))?
+                } else {
+                    raw.to_vec()
+                };
+                return Ok((status.as_u16(), content_type, body));
+            }
+            Err(HttpError::Redirects(url.to_string()))
+        };
+        let (status, content_type, reply) = tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| HttpError::Timeout(url.to_string(), self.timeout))??;
+        Ok(Exchange {
+            method,
+            url: url.to_string(),
+            request: body,
+            status,
+            content_type,
+            body: reply,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+fn resolve(base: &hyper::Uri, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
+    let scheme = base.scheme_str().unwrap_or("http");
+    format!("{scheme}://{authority}{location}")
+}
+
+fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// gzips a request body.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_for_text_and_binary_bodies() {
+        let mut ex = Exchange {
+            method: "POST",
+            url: "http://127.0.0.1:1/tunnel/batch".into(),
+            request: br#"{"k":"K","ops":[]}"#.to_vec(),
+            status: 200,
+            content_type: String::new(),
+            body: Vec::new(),
+            elapsed: Duration::ZERO,
+        };
+        assert_eq!(
+            ex.curl(),
+            r#"curl -sS -i -L -X POST 'http://127.0.0.1:1/tunnel/batch' -H 'content-type: application/json' --data-binary '{"k":"K","ops":[]}'"#
+        );
+        ex.request = vec![0x1f, 0x8b];
+        assert!(ex.curl().starts_with(r"printf '\x1f\x8b' | curl"));
+    }
+
+    #[test]
+    fn relative_redirects_resolve_against_the_request() {
+        let base: hyper::Uri = "http://127.0.0.1:9/macros/s/x/exec".parse().unwrap();
+        assert_eq!(
+            resolve(&base, "/macros/echo?id=1"),
+            "http://127.0.0.1:9/macros/echo?id=1"
+        );
+        assert_eq!(resolve(&base, "http://h/x"), "http://h/x");
+    }
+}

@@ -1,0 +1,194 @@
+//! Building and sending the requests a case describes, in the inner dialect or (through a
+//! relay) the outer one.
+
+use serde_json::{Map, Value, json};
+
+use super::{Run, StepFail};
+use crate::case::{GetSpec, SendSpec, SingleSpec, UpstreamPush};
+use crate::http::{Exchange, HttpError, gzip};
+use crate::matcher::bytes::produce;
+
+impl Run<'_> {
+    fn subst(&self, v: &Value) -> Result<Value, StepFail> {
+        self.vars
+            .substitute(v)
+            .map_err(|e| StepFail::new("substitute placeholders", "bound names", e.to_string()))
+    }
+
+    fn key_value(&self, key: &Option<String>, omit: bool) -> Result<Option<Value>, StepFail> {
+        if omit {
+            return Ok(None);
+        }
+        Ok(Some(match key {
+            Some(k) => self.subst(&Value::String(k.clone()))?,
+            None => Value::String(self.target.key.clone()),
+        }))
+    }
+
+    pub(crate) async fn send(&mut self, spec: &SendSpec) -> Result<(), StepFail> {
+        let via_relay = self.target.relay_url.is_some();
+        let mut body = if let Some(raw) = &spec.raw {
+            self.vars
+                .substitute_text(raw)
+                .map_err(|e| {
+                    StepFail::new("substitute placeholders", "bound names", e.to_string())
+                })?
+                .into_bytes()
+        } else if let Some(hex) = &spec.raw_hex {
+            produce(&json!({"hex": hex}), &self.target.params)
+                .map_err(|e| StepFail::new("decode raw_hex", "hex", e.to_string()))?
+        } else if let Some(b) = &spec.body {
+            self.subst(b)?.to_string().into_bytes()
+        } else {
+            let ops = self.subst(&Value::Array(spec.ops.clone().unwrap_or_default()))?;
+            let mut env = Map::new();
+            if let Some(k) = self.key_value(&spec.key, spec.omit_key)? {
+                env.insert("k".into(), k);
+            }
+            if via_relay {
+                env.insert("t".into(), json!("batch"));
+            }
+            env.insert("ops".into(), ops);
+            Value::Object(env).to_string().into_bytes()
+        };
+        if spec.gzip {
+            body = gzip(&body);
+        }
+        let url = match &self.target.relay_url {
+            Some(r) => r.clone(),
+            None => format!("{}/tunnel/batch", self.base),
+        };
+        let name = self.name_for(&spec.name);
+        self.dispatch(name, url, body, spec.background).await
+    }
+
+    pub(crate) async fn single(&mut self, spec: &SingleSpec) -> Result<(), StepFail> {
+        let op = self.subst(&spec.op)?;
+        let mut obj = op
+            .as_object()
+            .cloned()
+            .ok_or_else(|| StepFail::new("single op", "an object", op.to_string()))?;
+        let key = self.key_value(&spec.key, spec.omit_key)?;
+        let (url, body) = match &self.target.relay_url {
+            // Outer single form: {k, t, h, p, sid, d} (§1.5).
+            Some(r) => {
+                let mut outer = Map::new();
+                if let Some(k) = key {
+                    outer.insert("k".into(), k);
+                }
+                for (from, to) in [
+                    ("op", "t"),
+                    ("host", "h"),
+                    ("port", "p"),
+                    ("sid", "sid"),
+                    ("data", "d"),
+                ] {
+                    if let Some(v) = obj.remove(from) {
+                        outer.insert(to.into(), v);
+                    }
+                }
+                outer.extend(obj);
+                (r.clone(), Value::Object(outer))
+            }
+            None => {
+                if let Some(k) = key {
+                    obj.insert("k".into(), k);
+                }
+                (format!("{}/tunnel", self.base), Value::Object(obj))
+            }
+        };
+        let name = self.name_for(&spec.name);
+        self.dispatch(name, url, body.to_string().into_bytes(), spec.background)
+            .await
+    }
+
+    pub(crate) async fn get(&mut self, spec: &GetSpec) -> Result<(), StepFail> {
+        let url = format!("{}{}", self.base, spec.path);
+        let name = self.name_for(&spec.name);
+        let ex = self.http.get(&url).await.map_err(transport)?;
+        self.store(name, ex);
+        Ok(())
+    }
+
+    async fn dispatch(
+        &mut self,
+        name: String,
+        url: String,
+        body: Vec<u8>,
+        background: bool,
+    ) -> Result<(), StepFail> {
+        if background {
+            let http = self.http.clone();
+            let task = tokio::spawn(async move { http.post(&url, body).await });
+            self.pending.insert(name.clone(), task);
+            self.last = Some(name);
+            return Ok(());
+        }
+        let ex = self.http.post(&url, body).await.map_err(transport)?;
+        self.store(name, ex);
+        Ok(())
+    }
+
+    fn store(&mut self, name: String, ex: Exchange) {
+        if let Some(Value::Object(o)) = ex.json() {
+            let echoed = o
+                .get("r")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|x| x.get("seq").is_some()));
+            self.saw_seq_echo |= echoed;
+        }
+        self.replies.insert(name.clone(), ex);
+        self.last = Some(name);
+    }
+
+    pub(crate) async fn await_reply(&mut self, name: &str) -> Result<(), StepFail> {
+        let task = self.pending.remove(name).ok_or_else(|| {
+            StepFail::new(
+                format!("await `{name}`"),
+                "a request sent with \"async\": true",
+                "no such pending request",
+            )
+        })?;
+        let ex = task
+            .await
+            .map_err(|e| StepFail::new("await", "the request task", e.to_string()))?
+            .map_err(transport)?;
+        self.store(name.to_string(), ex);
+        Ok(())
+    }
+
+    pub(crate) async fn upstream_send(&mut self, spec: &UpstreamPush) -> Result<(), StepFail> {
+        let bytes = produce(&spec.bytes, &self.target.params)
+            .map_err(|e| StepFail::new("upstream_send", "a byte spec", e.to_string()))?;
+        let f = self
+            .fixtures
+            .tcp(&spec.name)
+            .map_err(|e| StepFail::new("upstream_send", "a TCP fixture", e.to_string()))?;
+        f.push(&bytes)
+            .await
+            .map_err(|e| StepFail::new("upstream_send", "an accepted connection", e))
+    }
+
+    pub(crate) async fn udp_send(&mut self, spec: &UpstreamPush) -> Result<(), StepFail> {
+        let bytes = produce(&spec.bytes, &self.target.params)
+            .map_err(|e| StepFail::new("udp_send", "a byte spec", e.to_string()))?;
+        let f = self
+            .fixtures
+            .udp(&spec.name)
+            .map_err(|e| StepFail::new("udp_send", "a UDP fixture", e.to_string()))?;
+        for i in 0..spec.count.unwrap_or(1) {
+            let mut d = bytes.clone();
+            if spec.count.is_some() {
+                d.extend_from_slice(format!("{i:04}").as_bytes());
+            }
+            f.push(&d)
+                .await
+                .map_err(|e| StepFail::new("udp_send", "a peer to send to", e))?;
+        }
+        Ok(())
+    }
+}
+
+fn transport(e: HttpError) -> StepFail {
+    StepFail::new("HTTP exchange", "a reply", e.to_string())
+}
