@@ -52,7 +52,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Grade {
+    #[serde(rename = "pass")]
     Ok,
+    #[serde(rename = "fail")]
     Failed,
     NonStrict,
     Informational,
@@ -107,5 +109,22 @@ mod tests {
         assert_eq!(Grade::of(&fail, Level::Should, true), Grade::Failed);
         assert_eq!(Grade::of(&fail, Level::May, true), Grade::Informational);
         assert_eq!(Grade::of(&Outcome::Pass, Level::Must, false), Grade::Ok);
+    }
+
+    #[test]
+    fn reports_use_the_same_words_as_expect_files() {
+        for g in [
+            Grade::Ok,
+            Grade::Failed,
+            Grade::NonStrict,
+            Grade::Informational,
+            Grade::Ignored,
+            Grade::Unsupported,
+        ] {
+            assert_eq!(
+                serde_json::to_value(g).unwrap(),
+                serde_json::json!(g.word())
+            );
+        }
     }
 }

@@ -1,0 +1,209 @@
+//! `seqtun-conform node --url …` against nodes started outside the runner.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use seqtun_conform::builtin::{KEY, node_config};
+use seqtun_conform::params::profile;
+use serde_json::Value;
+
+/// A node on loopback, started the way an external node would be: not by the runner.
+fn start(legacy: bool) -> (tokio::runtime::Runtime, String) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = node_config(&profile("fast").unwrap(), legacy, false);
+    let h = rt
+        .block_on(seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let url = h.url();
+    std::mem::forget(h);
+    (rt, url)
+}
+
+fn conform(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seqtun-conform"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn names_the_dialect_of_a_pipelined_and_a_legacy_node() {
+    for (legacy, want) in [
+        (false, "#903 (caps bit 0, seq echoed and ordered)"),
+        (true, "legacy (no caps, seq not echoed)"),
+    ] {
+        let (_rt, url) = start(legacy);
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let junit = dir.path().join("r.xml");
+        let out = conform(&[
+            "node",
+            "--url",
+            &url,
+            "--key",
+            KEY,
+            "--profile",
+            "fast",
+            "--report-json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        assert!(t.lines().next().unwrap_or_default().contains(want), "{t}");
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["targets"][0]["dialect"], want);
+        let cases = report["cases"].as_array().unwrap();
+        assert!(!cases.is_empty());
+        assert!(cases.iter().all(|c| c["grade"] != "fail"), "{report}");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains("<testsuite") && xml.contains(&url), "{xml}");
+    }
+}
+
+/// Forcing a feature the node lacks makes cases fail; the exit code says so, and every failure
+/// names the case, the section, what was expected and seen, and a replay command.
+#[test]
+fn failures_fail_the_run_and_say_how_to_replay_them() {
+    let (_rt, url) = start(true);
+    let out = conform(&[
+        "node",
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "--feature",
+        "pipeline-seq",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("[§7.4 node/seq/hold-later-seq]"), "{t}");
+    assert!(
+        t.contains("expected:") && t.contains("seen:") && t.contains("replay:   curl -sS"),
+        "{t}"
+    );
+}
+
+#[test]
+fn expect_files_turn_known_failures_into_a_pass_and_catch_surprises() {
+    let (_rt, url) = start(true);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    // Learn which cases fail when pipelining is forced on a legacy node.
+    let json = dir.path().join("r.json");
+    conform(&[
+        "node",
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "--feature",
+        "pipeline-seq",
+        "--report-json",
+        json.to_str().unwrap(),
+    ]);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let failing: Vec<&str> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["grade"] == "fail")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(!failing.is_empty());
+    let entries: Vec<String> = failing
+        .iter()
+        .map(|n| format!("{n:?}: {{\"result\":\"fail\",\"reason\":\"legacy node\"}}"))
+        .collect();
+    let known = write("known.json", &format!("{{{}}}", entries.join(",")));
+    let base = [
+        "node",
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "--feature",
+        "pipeline-seq",
+        "--expect",
+    ];
+    let run = |p: &Path| conform(&[&base[..], &[p.to_str().unwrap()]].concat());
+    let out = run(&known);
+    assert!(out.status.success(), "{}", text(&out));
+    // The other direction: a case expected to fail that passes is a surprise too.
+    let mut wrong = entries.clone();
+    wrong.push(
+        "\"node/transport/health\": {\"result\":\"fail\",\"reason\":\"claimed broken\"}".into(),
+    );
+    let surprising = write("wrong.json", &format!("{{{}}}", wrong.join(",")));
+    let out = run(&surprising);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("UNEXPECTED node/transport/health: expected fail (claimed broken), got pass"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn list_and_filters_behave_like_cargo_test() {
+    let (_rt, url) = start(false);
+    let out = conform(&["node", "--url", &url, "--key", KEY, "--list"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("node/seq/hold-later-seq: test"), "{t}");
+    let out = conform(&[
+        "node",
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "--exact",
+        "node/transport/health",
+    ]);
+    let t = text(&out);
+    assert!(t.contains("running 1 test"), "{t}");
+}
+
+#[test]
+fn setup_errors_name_the_fix() {
+    let out = conform(&["node", "--key", KEY]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--url"), "{}", text(&out));
+    let out = conform(&[
+        "node",
+        "--url",
+        "http://127.0.0.1:1",
+        "--key",
+        KEY,
+        "--profile",
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("node-903"), "{}", text(&out));
+}

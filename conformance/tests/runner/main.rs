@@ -1,0 +1,4 @@
+//! The runner as users drive it: the binary against separately started nodes, its reports and
+//! `--expect`, and the proof that the vectors catch deliberately broken implementations.
+
+mod cli;
