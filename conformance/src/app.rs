@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::case::{Case, load_dir};
-use crate::cli::{Cli, Cmd, Common, NodeArgs};
+use crate::cli::{Cli, ClientArgs, Cmd, Common, NodeArgs};
+use crate::client::ClientTarget;
+use crate::client::launch::Launcher;
 use crate::http::Http;
 use crate::node::detect;
 use crate::report::json::TargetInfo;
@@ -30,6 +32,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     match cli.cmd {
         None => run_builtin(&rt, &cli.common),
         Some(Cmd::Node(args)) => run_node(&rt, &args),
+        Some(Cmd::Client(args)) => run_client(&rt, &args),
     }
 }
 
@@ -78,7 +81,7 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
         targets.push(Arc::new(t));
         infos.push(info);
     }
-    let code = run_trials(rt, &cases, &targets, &http, common, &infos);
+    let code = run_trials(rt, &cases, &targets, &[], &http, common, &infos);
     rt.block_on(async {
         for n in nodes {
             for h in n.handles {
@@ -164,27 +167,110 @@ fn run_node(rt: &tokio::runtime::Runtime, args: &NodeArgs) -> ExitCode {
     };
     let http = Http::new(Duration::from_secs(common.request_timeout));
     let (target, info) = rt.block_on(probe_node(target, &http, &args.no_features));
-    run_trials(rt, &cases, &[Arc::new(target)], &http, common, &[info])
+    run_trials(rt, &cases, &[Arc::new(target)], &[], &http, common, &[info])
+}
+
+fn run_client(rt: &tokio::runtime::Runtime, args: &ClientArgs) -> ExitCode {
+    let common = &args.common;
+    let cases = match load(common) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(mut params) = crate::params::profile(&args.profile) else {
+        return setup_error(format!(
+            "unknown --profile {} (use one of {})",
+            args.profile,
+            crate::params::PROFILES.join(", ")
+        ));
+    };
+    if let Err(e) = crate::params::apply(&mut params, &args.params) {
+        return setup_error(e.to_string());
+    }
+    let launcher = Launcher::Command(args.cmd.clone());
+    let (socks, http_front) = launcher.offers();
+    if !socks && !http_front {
+        return setup_error(
+            "--cmd has neither {socks} nor {http}: the runner needs a front end to play the app"
+                .into(),
+        );
+    }
+    let mut feats: BTreeSet<String> = ["connect-data", "half-close"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if socks {
+        feats.insert("socks5".into());
+    }
+    if http_front {
+        feats.insert("http-connect".into());
+    }
+    feats.insert(
+        if args.outer {
+            features::VIA_RELAY
+        } else {
+            features::DIRECT
+        }
+        .to_string(),
+    );
+    feats.extend(args.features.iter().cloned());
+    let target = ClientTarget {
+        label: args.label.clone().unwrap_or_else(|| {
+            args.cmd
+                .split_whitespace()
+                .next()
+                .unwrap_or("client")
+                .to_string()
+        }),
+        launcher,
+        key: args.key.clone(),
+        outer: args.outer,
+        features: feats,
+        params,
+    };
+    let (target, info) = rt.block_on(probe_client(target, &args.no_features));
+    let http = Http::new(Duration::from_secs(common.request_timeout));
+    run_trials(rt, &cases, &[], &[Arc::new(target)], &http, common, &[info])
+}
+
+/// Probes a client's dialect and settles its features.
+async fn probe_client(mut t: ClientTarget, denied: &[String]) -> (ClientTarget, TargetInfo) {
+    let dialect = crate::client::detect(&t).await;
+    for f in dialect.features() {
+        t.features.insert((*f).to_string());
+    }
+    for f in denied {
+        t.features.remove(f);
+    }
+    println!("target {}: {}", t.label, dialect.describe());
+    let info = TargetInfo {
+        label: t.label.clone(),
+        role: "client",
+        dialect: dialect.describe(),
+        features: t.features.iter().cloned().collect(),
+        params: t.params.clone(),
+    };
+    (t, info)
 }
 
 fn run_trials(
     rt: &tokio::runtime::Runtime,
     cases: &[Case],
-    targets: &[Arc<NodeTarget>],
+    nodes: &[Arc<NodeTarget>],
+    clients: &[Arc<ClientTarget>],
     http: &Http,
     common: &Common,
     infos: &[TargetInfo],
 ) -> ExitCode {
     let results: crate::run::Results = Arc::new(Mutex::new(Vec::new()));
-    let trials = crate::run::node_trials(
-        rt.handle(),
-        cases,
-        targets,
-        http,
-        &common.test,
-        common.strict,
-        &results,
-    );
+    let set = crate::run::TrialSet {
+        rt: rt.handle(),
+        args: &common.test,
+        strict: common.strict,
+        results: &results,
+        prefixed: nodes.len() + clients.len() > 1,
+    };
+    let mut trials = set.node(cases, nodes, http);
+    trials.extend(set.client(cases, clients));
     let _ = libtest_mimic::run(&common.test, trials);
     if common.test.list {
         return ExitCode::SUCCESS;

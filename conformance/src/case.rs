@@ -67,6 +67,156 @@ pub enum Step {
     UpstreamClose(NameOnly),
     UdpSend(UpstreamPush),
     Sleep(String),
+    // ---- client role: the runner plays the app, and the relay or node the client talks to ----
+    AppOpen(AppOpen),
+    AppOpened(AppOpened),
+    AppSend(AppSend),
+    AppExpect(AppExpect),
+    AppHalfClose(NameOnly),
+    AppClose(NameOnly),
+    AppExpectClosed(AppExpectClosed),
+    ExpectOp(ExpectOp),
+    ExpectNoOp(ExpectNoOp),
+    Reply(ReplySpec),
+    Respond(RespondSpec),
+    ExpectBatch(ExpectBatch),
+    Release(ReleaseSpec),
+}
+
+/// How the app reaches the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Socks5,
+    Http,
+}
+
+/// The app connects to the client's front end and asks for `host:port`; the handshake's answer
+/// is awaited later with `app_opened`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppOpen {
+    pub name: String,
+    pub via: Via,
+    pub host: String,
+    pub port: u16,
+    /// SOCKS5 username/password (RFC 1929) instead of no authentication.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub pass: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppOpened {
+    pub name: String,
+    /// The front end granted the connection (default true).
+    #[serde(default)]
+    pub ok: Option<bool>,
+    /// The exact SOCKS5 reply code (0 = succeeded).
+    #[serde(default)]
+    pub socks_reply: Option<u8>,
+    /// The exact HTTP status of the CONNECT answer.
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    #[serde(default)]
+    pub within: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSend {
+    pub name: String,
+    pub bytes: Value,
+}
+
+/// Everything the app has received so far (after the handshake) must equal `bytes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppExpect {
+    pub name: String,
+    pub bytes: Value,
+    #[serde(default)]
+    pub within: Option<String>,
+    /// ... and still equal it this much later (nothing more, nothing reordered).
+    #[serde(default)]
+    pub stays: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppExpectClosed {
+    pub name: String,
+    #[serde(default)]
+    pub within: Option<String>,
+}
+
+/// Waits for an op the client sent (from any batch, oldest first) that matches `op` and has
+/// not been claimed yet; claims it as `as` and binds `${as.field}` for each of its fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectOp {
+    pub op: Value,
+    #[serde(default, rename = "as")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub within: Option<String>,
+}
+
+/// No unclaimed op matching `op` arrives during `during`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNoOp {
+    pub op: Value,
+    pub during: String,
+}
+
+/// Sets the reply to a claimed op; a batch is answered once all its ops have replies (`close`
+/// ops are answered `{"sid":S,"eof":true}` automatically).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySpec {
+    pub to: String,
+    #[serde(rename = "with")]
+    pub reply: Value,
+}
+
+/// Answers the whole batch holding op `to` at once, however the case needs: an explicit `r`
+/// (shorter, reordered), another HTTP status, a raw body (the Apps Script decoy page), gzip, HTML
+/// around the JSON, or a redirect to a one-time URL first.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RespondSpec {
+    pub to: String,
+    #[serde(default)]
+    pub r: Option<Vec<Value>>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub raw: Option<String>,
+    #[serde(default)]
+    pub gzip: bool,
+    #[serde(default)]
+    pub html_wrap: bool,
+    #[serde(default)]
+    pub redirect: bool,
+}
+
+/// Checks the envelope of the batch that carried op `of`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBatch {
+    pub of: String,
+    pub json: Value,
+}
+
+/// Answers every op still waiting: `empty` (`{"sid":S,"eof":false}`), `eof`, or `error`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSpec {
+    #[serde(rename = "with")]
+    pub how: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

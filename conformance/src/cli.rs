@@ -23,6 +23,41 @@ pub struct Cli {
 pub enum Cmd {
     /// Test a tunnel node (or a relay in front of one).
     Node(NodeArgs),
+    /// Test a tunnel client: the runner plays the app and the node (or relay) it talks to.
+    Client(ClientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// How to start the client, with placeholders {relay_url} {key} {socks} {http}, e.g.
+    /// 'seqtun-client --relay {relay_url} --key {key} --socks {socks} --http {http}'.
+    /// The client must print `socks5 listening on ADDR` / `http listening on ADDR`; exit code 89
+    /// means "unsupported".
+    #[arg(long)]
+    pub cmd: String,
+    /// The key to give the client (any value; the runner's fake node accepts it).
+    #[arg(long, default_value = "conformance-key")]
+    pub key: String,
+    /// Give the client an Apps Script style URL (outer dialect) instead of a node URL.
+    #[arg(long)]
+    pub outer: bool,
+    /// Timing parameters: seqtun, node-903, node-main, fast.
+    #[arg(long, default_value = "seqtun")]
+    pub profile: String,
+    /// Override one parameter (repeatable).
+    #[arg(long = "param")]
+    pub params: Vec<String>,
+    /// Claim a feature (repeatable).
+    #[arg(long = "feature")]
+    pub features: Vec<String>,
+    /// Deny a feature (repeatable).
+    #[arg(long = "no-feature")]
+    pub no_features: Vec<String>,
+    /// How the target is named in reports.
+    #[arg(long)]
+    pub label: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Args)]

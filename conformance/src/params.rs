@@ -58,6 +58,8 @@ pub fn profile(name: &str) -> Option<Params> {
         ("udp_idle", 120_000.0),
         ("reap_interval", 30_000.0),
         ("single_wait_max", 5_000.0),
+        ("coalesce_max", 1_000.0),
+        ("first_bytes_wait", 50.0),
     ];
     let overrides: &[(&str, f64)] = match name {
         // seqtun-node defaults are NODE-903's.
@@ -75,6 +77,7 @@ pub fn profile(name: &str) -> Option<Params> {
             ("udp_idle", 3_000.0),
             ("reap_interval", 250.0),
             ("single_wait_max", 2_000.0),
+            ("coalesce_max", 100.0),
         ],
         _ => return None,
     };

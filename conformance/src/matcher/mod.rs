@@ -62,14 +62,15 @@ pub struct Matcher<'a> {
 fn seen(v: Option<&Value>) -> String {
     match v {
         None => "nothing (field absent)".into(),
-        Some(v) => {
-            let s = v.to_string();
-            if s.len() > 300 {
-                format!("{}…", &s[..300])
-            } else {
-                s
-            }
-        }
+        Some(v) => shorten(&v.to_string(), 300),
+    }
+}
+
+/// Cuts `s` to at most `max` characters (on a character boundary) for reports.
+pub fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
 }
 

@@ -257,7 +257,7 @@ impl Run<'_> {
         };
         let deadline = Instant::now() + wait;
         loop {
-            let changed = f.shared.changed.notified();
+            let changed = crate::wake::armed(&f.shared.changed);
             match check() {
                 Ok(()) => break,
                 Err(e) if Instant::now() >= deadline => return Err(e),

@@ -38,7 +38,7 @@ pub(crate) struct Run<'a> {
 }
 
 /// A step failed; the step number is filled in by the caller.
-pub(crate) struct StepFail {
+pub struct StepFail {
     pub what: String,
     pub expected: String,
     pub seen: String,
@@ -163,6 +163,11 @@ impl Run<'_> {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Ok(())
             }
+            other => Err(StepFail::new(
+                "step",
+                "a node-role step",
+                format!("{other:?} is a client-role step"),
+            )),
         }
     }
 
