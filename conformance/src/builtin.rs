@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use seqtun_node::{NodeConfig, NodeHandle};
+use seqtun_node::{Faults, NodeConfig, NodeHandle};
 
 use crate::expr::Params;
 use crate::target::{NodeTarget, features};
@@ -50,9 +50,24 @@ pub async fn start_node(
     params: &Params,
     legacy: bool,
 ) -> std::io::Result<BuiltinNode> {
+    start_node_with(label, params, legacy, Faults::default()).await
+}
+
+/// Starts a reference node with deliberate faults (the mutant check); it still claims to be a
+/// #903 node, as a buggy implementation would.
+pub async fn start_node_with(
+    label: &str,
+    params: &Params,
+    legacy: bool,
+    faults: Faults,
+) -> std::io::Result<BuiltinNode> {
     let any: SocketAddr = "127.0.0.1:0".parse().map_err(std::io::Error::other)?;
-    let main = seqtun_node::spawn(node_config(params, legacy, false), any).await?;
-    let diag = seqtun_node::spawn(node_config(params, legacy, true), any).await?;
+    let mut cfg = node_config(params, legacy, false);
+    cfg.faults = faults.clone();
+    let main = seqtun_node::spawn(cfg, any).await?;
+    let mut cfg = node_config(params, legacy, true);
+    cfg.faults = faults;
+    let diag = seqtun_node::spawn(cfg, any).await?;
     let mut feats: BTreeSet<String> = [
         features::UDP,
         features::SINGLE_OP,

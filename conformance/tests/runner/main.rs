@@ -2,3 +2,4 @@
 //! `--expect`, and the proof that the vectors catch deliberately broken implementations.
 
 mod cli;
+mod mutants;
