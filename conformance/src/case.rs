@@ -105,6 +105,10 @@ pub struct AppOpen {
     pub user: Option<String>,
     #[serde(default)]
     pub pass: Option<String>,
+    /// Bytes the app sends right after its request, without waiting for the answer (optimistic
+    /// data, as a TLS client's first flight): what a client turns into `connect_data`.
+    #[serde(default)]
+    pub early: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +166,20 @@ pub struct ExpectOp {
     pub name: Option<String>,
     #[serde(default)]
     pub within: Option<String>,
+    /// While waiting, answer other unclaimed ops matching this (e.g. the polls a legacy loop
+    /// sends before the write the case waits for).
+    #[serde(default)]
+    pub answering: Option<AutoAnswer>,
+}
+
+/// Ops matching `op` are answered with `with`, in which `${op.field}` names the answered op's
+/// fields; `seq` is echoed automatically when the op had one and `with` does not set it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoAnswer {
+    pub op: Value,
+    #[serde(rename = "with")]
+    pub reply: Value,
 }
 
 /// No unclaimed op matching `op` arrives during `during`.
@@ -180,6 +198,9 @@ pub struct ReplySpec {
     pub to: String,
     #[serde(rename = "with")]
     pub reply: Value,
+    /// Copy the op's `seq` into the reply (when it had one and `with` does not set it).
+    #[serde(default)]
+    pub echo_seq: bool,
 }
 
 /// Answers the whole batch holding op `to` at once, however the case needs: an explicit `r`

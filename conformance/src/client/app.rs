@@ -59,6 +59,7 @@ impl App {
         host: String,
         port: u16,
         auth: Option<(String, String)>,
+        early: Vec<u8>,
     ) -> Self {
         let (tx, rx) = watch::channel(Handshake::Pending);
         let received = Arc::new(Mutex::new(Received::default()));
@@ -81,8 +82,8 @@ impl App {
             };
             let (mut rd, mut wr) = stream.into_split();
             let result = match via {
-                Via::Socks5 => socks5(&mut rd, &mut wr, &host, port, auth).await,
-                Via::Http => http_connect(&mut rd, &mut wr, &host, port).await,
+                Via::Socks5 => socks5(&mut rd, &mut wr, &host, port, auth, &early).await,
+                Via::Http => http_connect(&mut rd, &mut wr, &host, port, &early).await,
             };
             let (hs, leftover) = match result {
                 Ok(x) => x,
@@ -163,6 +164,7 @@ async fn socks5(
     host: &str,
     port: u16,
     auth: Option<(String, String)>,
+    early: &[u8],
 ) -> Result<(Handshake, Vec<u8>), String> {
     let method = if auth.is_some() { 0x02 } else { 0x00 };
     wr.write_all(&[0x05, 0x01, method])
@@ -210,6 +212,7 @@ async fn socks5(
         }
     }
     req.extend(port.to_be_bytes());
+    req.extend_from_slice(early);
     wr.write_all(&req).await.map_err(|e| e.to_string())?;
     let head = read_exact(rd, 4).await?;
     let skip = match head[3] {
@@ -232,16 +235,16 @@ async fn http_connect(
     wr: &mut (impl AsyncWrite + Unpin),
     host: &str,
     port: u16,
+    early: &[u8],
 ) -> Result<(Handshake, Vec<u8>), String> {
     let authority = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    let req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
-    wr.write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").into_bytes();
+    req.extend_from_slice(early);
+    wr.write_all(&req).await.map_err(|e| e.to_string())?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     let end = loop {

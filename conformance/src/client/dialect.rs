@@ -72,7 +72,7 @@ async fn session(
     caps: Option<u32>,
 ) -> Result<bool, String> {
     let after = fake.state.lock().map(|i| i.ops.len()).unwrap_or(0);
-    let app = App::open(front, via, "probe.invalid".into(), 443, None);
+    let app = App::open(front, via, "probe.invalid".into(), 443, None, Vec::new());
     let is_connect = |o: &Value| {
         matches!(
             o.get("op").and_then(Value::as_str),

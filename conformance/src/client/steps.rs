@@ -59,8 +59,12 @@ impl Run<'_> {
                     .substitute_text(&s.host)
                     .map_err(|e| StepFail::new("app_open", "bound names", e.to_string()))?;
                 let auth = s.user.clone().zip(s.pass.clone());
-                self.apps
-                    .insert(s.name.clone(), App::open(front, s.via, host, s.port, auth));
+                let early = match &s.early {
+                    Some(b) => self.bytes(b)?,
+                    None => Vec::new(),
+                };
+                let app = App::open(front, s.via, host, s.port, auth, early);
+                self.apps.insert(s.name.clone(), app);
                 Ok(())
             }
             Step::AppOpened(s) => {
@@ -170,10 +174,16 @@ impl Run<'_> {
             }
             Step::Reply(s) => {
                 let idx = self.claimed(&s.to)?;
-                let reply = self
+                let mut reply = self
                     .vars
                     .substitute(&s.reply)
                     .map_err(|e| StepFail::new("reply", "bound names", e.to_string()))?;
+                if s.echo_seq {
+                    let seq = self.vars.get(&format!("{}.seq", s.to)).cloned();
+                    if let (Some(seq), Some(obj)) = (seq, reply.as_object_mut()) {
+                        obj.entry("seq").or_insert(seq);
+                    }
+                }
                 self.fake.reply(idx, reply);
                 Ok(())
             }
@@ -278,6 +288,9 @@ impl Run<'_> {
             if self.try_claim(&s.op, s.name.as_deref()).is_some() {
                 return Ok(());
             }
+            if let Some(auto) = &s.answering {
+                self.auto_answer(auto)?;
+            }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return Err(StepFail::new(
                     "ops sent",
@@ -286,6 +299,49 @@ impl Run<'_> {
                 ));
             }
         }
+    }
+
+    /// Answers every unclaimed, unanswered op matching `auto.op` (they stay claimable).
+    fn auto_answer(&mut self, auto: &crate::case::AutoAnswer) -> Result<(), StepFail> {
+        let params = self.target.params.clone();
+        let pending: Vec<(usize, Value)> = {
+            let inner = self.fake.state.lock().unwrap_or_else(|p| p.into_inner());
+            inner
+                .ops
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.claimed.is_none() && o.reply.is_none())
+                .map(|(i, o)| (i, o.op.clone()))
+                .collect()
+        };
+        for (i, op) in pending {
+            let mut vars = self.vars.clone();
+            if (Matcher {
+                params: &params,
+                vars: &mut vars,
+            })
+            .check(&auto.op, Some(&op), "op")
+            .is_err()
+            {
+                continue;
+            }
+            if let Some(obj) = op.as_object() {
+                for (k, v) in obj {
+                    vars.set(format!("op.{k}"), v.clone());
+                }
+            }
+            let mut reply = vars
+                .substitute(&auto.reply)
+                .map_err(|e| StepFail::new("answering", "bound names", e.to_string()))?;
+            if let (Some(seq), Some(obj)) = (op.get("seq"), reply.as_object_mut()) {
+                obj.entry("seq").or_insert_with(|| seq.clone());
+            }
+            if let Ok(mut inner) = self.fake.state.lock() {
+                inner.ops[i].claimed = Some(format!("_answered{i}"));
+            }
+            self.fake.reply(i, reply);
+        }
+        Ok(())
     }
 
     /// Claims the oldest unclaimed op matching `m`, binding its fields under `name`.
