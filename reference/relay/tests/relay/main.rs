@@ -3,6 +3,7 @@
 //! refer to docs/PROTOCOL.md.
 
 mod common;
+mod upstream;
 
 mod apps_script;
 mod binary;
