@@ -69,6 +69,15 @@ pub struct Args {
     /// Most distinct deployment ids the relay keeps state for.
     #[arg(long, default_value_t = limits::MAX_DEPLOYMENTS, value_parser = positive_usize)]
     pub max_deployments: usize,
+    /// How long the daily quota lasts before it refills (s).
+    #[arg(long, default_value_t = limits::QUOTA_WINDOW.as_secs(), value_parser = positive_u64)]
+    pub quota_window_secs: u64,
+    /// How long a --redirect reply waits for its GET (ms).
+    #[arg(long, default_value_t = limits::REDIRECT_TTL.as_millis() as u64, value_parser = positive_u64)]
+    pub redirect_ttl_ms: u64,
+    /// Most bytes of unfetched --redirect replies kept; the oldest go first.
+    #[arg(long, default_value_t = limits::REDIRECT_STORE_BYTES, value_parser = positive_usize)]
+    pub redirect_store_bytes: usize,
 
     /// Seed of every random choice (faults, jitter). Without it a seed is picked and printed.
     #[arg(long)]
@@ -188,6 +197,9 @@ impl Args {
         cfg.max_request_bytes = self.max_request_bytes;
         cfg.fetch_timeout = Duration::from_millis(self.fetch_timeout_ms);
         cfg.max_deployments = self.max_deployments;
+        cfg.quota_window = Duration::from_secs(self.quota_window_secs);
+        cfg.redirect_ttl = Duration::from_millis(self.redirect_ttl_ms);
+        cfg.redirect_store_bytes = self.redirect_store_bytes;
         let source = match (self.script, self.pattern) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(&path)

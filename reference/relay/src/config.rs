@@ -32,6 +32,12 @@ pub struct RelayConfig {
     pub max_request_bytes: usize,
     pub fetch_timeout: Duration,
     pub max_deployments: usize,
+    /// How long a deployment's daily quota lasts before it refills.
+    pub quota_window: Duration,
+    /// How long a one-time redirect body waits for its GET.
+    pub redirect_ttl: Duration,
+    /// Most bytes of unfetched redirect bodies kept.
+    pub redirect_store_bytes: usize,
     pub faults: FaultPlan,
 }
 
@@ -79,6 +85,9 @@ impl RelayConfig {
             max_request_bytes: limits::MAX_REQUEST_BYTES,
             fetch_timeout: limits::FETCH_TIMEOUT,
             max_deployments: limits::MAX_DEPLOYMENTS,
+            quota_window: limits::QUOTA_WINDOW,
+            redirect_ttl: limits::REDIRECT_TTL,
+            redirect_store_bytes: limits::REDIRECT_STORE_BYTES,
             faults: FaultPlan::default(),
         }
     }
@@ -115,6 +124,15 @@ impl RelayConfig {
         }
         if self.fetch_timeout.is_zero() {
             return Err(ConfigError::Zero("--fetch-timeout-ms"));
+        }
+        if self.quota_window.is_zero() {
+            return Err(ConfigError::Zero("--quota-window-secs"));
+        }
+        if self.redirect_ttl.is_zero() {
+            return Err(ConfigError::Zero("--redirect-ttl-ms"));
+        }
+        if self.redirect_store_bytes == 0 {
+            return Err(ConfigError::Zero("--redirect-store-bytes"));
         }
         Ok(())
     }

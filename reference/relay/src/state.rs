@@ -70,8 +70,8 @@ impl RelayState {
             next_token: AtomicU64::new(0),
             answered: watch::channel(0).0,
             redirects: Mutex::new(RedirectStore::new(
-                limits::REDIRECT_TTL,
-                limits::REDIRECT_STORE_BYTES,
+                cfg.redirect_ttl,
+                cfg.redirect_store_bytes,
             )),
             cfg,
         }
@@ -96,7 +96,7 @@ impl RelayState {
             slots: Arc::new(Semaphore::new(limits.max_concurrent)),
             quota: Mutex::new(Quota::new(
                 limits.calls_per_day,
-                limits::QUOTA_WINDOW,
+                self.cfg.quota_window,
                 Instant::now(),
             )),
             limits,

@@ -59,6 +59,12 @@ fn every_setting_has_a_flag() {
         "300",
         "--max-deployments",
         "4",
+        "--quota-window-secs",
+        "60",
+        "--redirect-ttl-ms",
+        "700",
+        "--redirect-store-bytes",
+        "800",
         "--deployment-limits",
         "slow:latency_ms=2500",
         "--seed",
@@ -92,6 +98,9 @@ fn every_setting_has_a_flag() {
     assert_eq!(cfg.max_request_bytes, 2000);
     assert_eq!(cfg.fetch_timeout, Duration::from_millis(300));
     assert_eq!(cfg.max_deployments, 4);
+    assert_eq!(cfg.quota_window, Duration::from_secs(60));
+    assert_eq!(cfg.redirect_ttl, Duration::from_millis(700));
+    assert_eq!(cfg.redirect_store_bytes, 800);
     let slow = cfg.limits_for("slow");
     assert_eq!(slow.latency, Duration::from_millis(2500));
     assert_eq!(
@@ -153,6 +162,9 @@ fn bad_values_are_refused() {
         &["--max-concurrent", "0"][..],
         &["--max-response-bytes", "0"],
         &["--fetch-timeout-ms", "0"],
+        &["--quota-window-secs", "0"],
+        &["--redirect-ttl-ms", "0"],
+        &["--redirect-store-bytes", "0"],
         &["--duplicate-reply", "third"],
         &["--script", "x.json", "--pattern", "pass"],
     ] {

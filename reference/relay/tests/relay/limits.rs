@@ -214,13 +214,56 @@ async fn request_bodies_over_the_limit_are_refused() {
 async fn deployments_beyond_the_limit_are_not_found() {
     let c = chain(|_| {}, |r| r.max_deployments = 2).await;
     let body = json!({"k": RELAY_KEY, "t": "batch", "ops": close_fixed()});
-    for dep in ["a", "b"] {
+    let longest = "x".repeat(seqtun_relay::limits::MAX_DEPLOYMENT_ID_LEN);
+    for dep in ["a", longest.as_str()] {
         assert_eq!(c.call(dep, body.clone()).await.unwrap().text(), CLOSE_REPLY);
     }
     let a = c.call("c", body.clone()).await.unwrap();
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_eq!(c.call("a", body).await.unwrap().text(), CLOSE_REPLY);
-    let long = "x".repeat(seqtun_relay::limits::MAX_DEPLOYMENT_ID_LEN + 1);
-    let a = c.call(&long, json!({})).await.unwrap();
+    let too_long = format!("{longest}x");
+    let a = c.call(&too_long, json!({})).await.unwrap();
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_quota_refills_after_its_window() {
+    let window = Duration::from_millis(300);
+    let c = chain(
+        |_| {},
+        |r| {
+            r.limits.calls_per_day = 1;
+            r.quota_window = window;
+        },
+    )
+    .await;
+    assert_eq!(
+        c.batch_raw(close_fixed()).await.unwrap().text(),
+        CLOSE_REPLY
+    );
+    assert!(c.batch_raw(close_fixed()).await.unwrap().is_decoy());
+    tokio::time::sleep(window).await;
+    assert_eq!(
+        c.batch_raw(close_fixed()).await.unwrap().text(),
+        CLOSE_REPLY
+    );
+}
+
+#[tokio::test]
+async fn a_node_that_does_not_answer_times_out() {
+    // A sink accepts the connection and never answers: a hung node.
+    let (hung, _) = sink().await;
+    let relay = relay_to(&FakeNode::at(hung), |r| {
+        r.fetch_timeout = Duration::from_millis(200);
+        r.diagnostic = true;
+    })
+    .await;
+    let body = json!({"k": RELAY_KEY, "t": "batch", "ops": close_fixed()});
+    let started = Instant::now();
+    let a = post(&http(), &relay.url_for(DEP), body.to_string())
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let e = a.json()["e"].as_str().unwrap().to_owned();
+    assert!(e.starts_with("Exception: Timeout: http://"), "{e}");
 }

@@ -36,3 +36,22 @@ async fn the_decoy_also_comes_behind_a_redirect() {
     let location = a.headers["location"].to_str().unwrap().to_owned();
     assert!(get(&c.http, &location).await.unwrap().is_decoy());
 }
+
+#[tokio::test]
+async fn an_unfetched_reply_expires() {
+    let ttl = std::time::Duration::from_millis(200);
+    let c = chain(
+        |_| {},
+        |r| {
+            r.redirect = true;
+            r.redirect_ttl = ttl;
+        },
+    )
+    .await;
+    let ops = json!([{"op":"close","sid":"s"}]);
+    let a = c.batch_raw(ops).await.unwrap();
+    let location = a.headers["location"].to_str().unwrap().to_owned();
+    tokio::time::sleep(ttl).await;
+    let late = get(&c.http, &location).await.unwrap();
+    assert_eq!(late.status, StatusCode::NOT_FOUND);
+}
