@@ -13,7 +13,7 @@ use rand_core::{Rng as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
 
 /// What happens to one call. The JSON form (`{"action":"drop_reply"}`) is the script format
-/// of `--script` (README, "Fault scripts").
+/// of `--script` (README, "Faults").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "action",
