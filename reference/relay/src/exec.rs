@@ -1,0 +1,232 @@
+//! One execution of the relay script: the platform around `dialect` (limits, latency, faults)
+//! and the node fetch.
+//!
+//! The order follows what a call meets in the field: Google's front end refuses calls over
+//! the concurrency limit before anything runs, the execution then costs its latency, the
+//! script runs, and only its `UrlFetchApp` calls spend quota. Faults are placed where their
+//! field counterpart happens, so "drop_request" never reaches the node and "drop_reply" always
+//! has.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::Incoming;
+use hyper::{Response, StatusCode};
+
+use crate::dialect::{Answer, Fetch, Outcome, Route, shorten_reply};
+use crate::faults::{Action, DuplicateReply};
+use crate::node_client::NodeReply;
+use crate::pages::{self, QUOTA_EXCEPTION};
+use crate::routes::{Body, Dropped, HTML, JSON, respond};
+use crate::state::{Deployment, RelayState};
+use crate::stats::DeploymentStats;
+
+/// Handles `POST /macros/s/<deployment>/exec`.
+pub async fn post(
+    state: &Arc<RelayState>,
+    dep: &Deployment,
+    body: Incoming,
+    host: Option<String>,
+) -> Result<Response<Body>, Dropped> {
+    let call = state.next_call();
+    let decision = state.cfg.faults.decide(call);
+    let action = decision.action.clone();
+    let limit = state.cfg.max_request_bytes;
+    let raw = match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(format!(
+            "request body too large: limit {limit} bytes (raise --max-request-bytes)"
+        )),
+        Err(_) => return Err(Dropped::ClientGone),
+    };
+    let len = raw.as_ref().map_or(limit, Bytes::len) as u64;
+    state.stats.with(&dep.id, |d| {
+        d.calls += 1;
+        d.bytes_in += len;
+    });
+    let Some(_slot) = dep.try_slot() else {
+        state.stats.with(&dep.id, |d| d.over_concurrency += 1);
+        let page = respond(StatusCode::TOO_MANY_REQUESTS, HTML, pages::TOO_MANY_HTML);
+        return Ok(counted(state, dep, page));
+    };
+    let _running = Gauge::up(state, dep, |d| &mut d.in_flight);
+    let delay = dep.limits.latency + decision.jitter(dep.limits.jitter);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match action {
+        Action::DropRequest => {
+            state.stats.fault(action.kind());
+            return Err(Dropped::Fault);
+        }
+        Action::Decoy => {
+            state.stats.fault(action.kind());
+            return Ok(deliver(state, dep, Answer::Decoy, host));
+        }
+        Action::ServerError { status } => {
+            state.stats.fault(action.kind());
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let page = respond(status, HTML, pages::server_error_html(status.as_u16()));
+            return Ok(counted(state, dep, page));
+        }
+        _ => {}
+    }
+    let answer = match raw {
+        Err(too_large) => state.script.exception(&too_large),
+        Ok(raw) => run(state, dep, &raw, &action).await,
+    };
+    if action == Action::DropReply {
+        state.stats.fault(action.kind());
+        return Err(Dropped::Fault);
+    }
+    Ok(deliver(state, dep, answer, host))
+}
+
+/// The script proper, with the faults that act on its fetch.
+async fn run(state: &Arc<RelayState>, dep: &Deployment, raw: &[u8], action: &Action) -> Answer {
+    let strip = state.cfg.strip_unknown_fields || *action == Action::StripUnknown;
+    let fetch = match state.script.run(raw, strip) {
+        Outcome::Answer(answer) => return answer,
+        Outcome::Fetch(fetch) => fetch,
+    };
+    if *action == Action::StripUnknown && fetch.route == Route::Batch {
+        state.stats.fault(action.kind());
+    }
+    if let Action::HoldBack { after, max_ms } = *action {
+        state.stats.fault(action.kind());
+        let _held = Gauge::up(state, dep, |d| &mut d.held);
+        let mut answered = state.answered_watch();
+        let start = *answered.borrow_and_update();
+        let released = answered.wait_for(|n| *n >= start.saturating_add(after));
+        let _ = tokio::time::timeout(Duration::from_millis(max_ms), released).await;
+    }
+    let mut reply = fetch_once(state, dep, &fetch).await;
+    if let Action::Duplicate { reply: which } = *action {
+        state.stats.fault(action.kind());
+        let second = fetch_once(state, dep, &fetch).await;
+        if which == DuplicateReply::Second {
+            reply = second;
+        }
+    }
+    state.answered();
+    let answer = match reply {
+        Ok(r) => state.script.node_reply(
+            fetch.route,
+            r.status,
+            String::from_utf8_lossy(&r.body).into_owned(),
+        ),
+        Err(exception) => state.script.exception(&exception),
+    };
+    if let (Action::ShortReply { keep }, Route::Batch, Answer::Json(text)) =
+        (action, fetch.route, &answer)
+        && let Some(short) = shorten_reply(text, *keep)
+    {
+        state.stats.fault(action.kind());
+        return Answer::Json(short);
+    }
+    answer
+}
+
+/// One `UrlFetchApp.fetch`: spends quota, then POSTs to the node. The error is the text of
+/// the exception Apps Script would throw.
+async fn fetch_once(
+    state: &RelayState,
+    dep: &Deployment,
+    fetch: &Fetch,
+) -> Result<NodeReply, String> {
+    if !dep.take_quota() {
+        state.stats.with(&dep.id, |d| d.over_quota += 1);
+        return Err(QUOTA_EXCEPTION.to_owned());
+    }
+    let sent = fetch.body.len() as u64;
+    state.stats.with(&dep.id, |d| {
+        d.node_fetches += 1;
+        d.bytes_to_node += sent;
+    });
+    let reply = state
+        .node
+        .post(
+            fetch.route.path(),
+            fetch.body.clone(),
+            dep.limits.max_response_bytes,
+            state.cfg.fetch_timeout,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let got = reply.body.len() as u64;
+    state.stats.with(&dep.id, |d| {
+        d.bytes_from_node += got;
+        d.truncated += u64::from(reply.truncated);
+    });
+    if reply.truncated {
+        tracing::warn!(
+            deployment = %dep.id,
+            cap = dep.limits.max_response_bytes,
+            "node reply cut at the response size cap"
+        );
+    }
+    Ok(reply)
+}
+
+/// The script's answer as the client receives it: directly, or behind a one-time redirect.
+fn deliver(
+    state: &RelayState,
+    dep: &Deployment,
+    answer: Answer,
+    host: Option<String>,
+) -> Response<Body> {
+    let (content_type, body) = match answer {
+        Answer::Json(text) => (JSON, Bytes::from(text)),
+        Answer::Decoy => (HTML, Bytes::from_static(pages::DECOY_HTML.as_bytes())),
+    };
+    if !state.cfg.redirect {
+        return counted(state, dep, respond(StatusCode::OK, content_type, body));
+    }
+    let location = state.store_redirect(&dep.id, content_type, body, host);
+    let mut resp = respond(StatusCode::FOUND, HTML, pages::MOVED_HTML);
+    if let Ok(value) = location.parse() {
+        resp.headers_mut().insert(hyper::header::LOCATION, value);
+    }
+    resp
+}
+
+/// Counts a response's body as bytes sent to the client.
+fn counted(state: &RelayState, dep: &Deployment, resp: Response<Body>) -> Response<Body> {
+    let n = hyper::body::Body::size_hint(resp.body())
+        .exact()
+        .unwrap_or(0);
+    state.stats.with(&dep.id, |d| d.bytes_out += n);
+    resp
+}
+
+/// Raises a per-deployment gauge for as long as it lives, so a call the client abandons
+/// (dropping the future) still lowers it.
+struct Gauge<'a> {
+    state: &'a RelayState,
+    dep: &'a str,
+    field: fn(&mut DeploymentStats) -> &mut u64,
+}
+
+impl<'a> Gauge<'a> {
+    fn up(
+        state: &'a RelayState,
+        dep: &'a Deployment,
+        field: fn(&mut DeploymentStats) -> &mut u64,
+    ) -> Self {
+        state.stats.with(&dep.id, |d| *field(d) += 1);
+        Self {
+            state,
+            dep: &dep.id,
+            field,
+        }
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        let field = self.field;
+        self.state.stats.with(self.dep, |d| *field(d) -= 1);
+    }
+}

@@ -1,0 +1,122 @@
+//! The relay's HTTP surface: the exec URL of any deployment, the one-time reply URLs, and
+//! `GET /stats` for the emulator's counters. Anything else gets Google's 404 page.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::exec;
+use crate::lock;
+use crate::pages;
+use crate::redirect::{ECHO_PATH, token_of};
+use crate::state::RelayState;
+
+pub type Body = Full<Bytes>;
+
+/// `ContentService` JSON.
+pub const JSON: &str = "application/json; charset=utf-8";
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// The connection is closed without an answer: the client sees a transport error, as when a
+/// request or reply is lost on the way.
+#[derive(Debug, thiserror::Error)]
+pub enum Dropped {
+    #[error("dropped by an injected fault")]
+    Fault,
+    #[error("the client went away while sending its request")]
+    ClientGone,
+}
+
+pub async fn handle(
+    state: Arc<RelayState>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let path = req.uri().path().to_owned();
+    if let Some(id) = exec_deployment(&path) {
+        let Some(dep) = state.deployment(id) else {
+            return Ok(not_found());
+        };
+        return match *req.method() {
+            Method::POST => {
+                let host = req
+                    .headers()
+                    .get(HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_owned);
+                exec::post(&state, &dep, req.into_body(), host).await
+            }
+            Method::GET => {
+                // doGet: the relay script answers every GET with the decoy.
+                let body = pages::DECOY_HTML.as_bytes();
+                state.stats.with(&dep.id, |d| {
+                    d.calls += 1;
+                    d.bytes_out += body.len() as u64;
+                });
+                Ok(respond(StatusCode::OK, HTML, body))
+            }
+            _ => Ok(not_found()),
+        };
+    }
+    Ok(match (req.method(), path.as_str()) {
+        (&Method::GET, ECHO_PATH) => one_time(&state, token_of(req.uri().query())),
+        (&Method::GET, "/stats") => match serde_json::to_vec(&state.stats.snapshot()) {
+            Ok(json) => respond(StatusCode::OK, JSON, json),
+            Err(e) => respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                e.to_string(),
+            ),
+        },
+        _ => not_found(),
+    })
+}
+
+/// Serves a stored reply once; afterwards the URL is a 404.
+fn one_time(state: &RelayState, token: Option<&str>) -> Response<Body> {
+    let stored = token.and_then(|t| lock(&state.redirects).take(t, tokio::time::Instant::now()));
+    match stored {
+        Some(stored) => {
+            let n = stored.body.len() as u64;
+            state.stats.with(&stored.deployment, |d| d.bytes_out += n);
+            respond(StatusCode::OK, stored.content_type, stored.body)
+        }
+        None => not_found(),
+    }
+}
+
+/// The deployment id of `/macros/s/<id>/exec`.
+pub fn exec_deployment(path: &str) -> Option<&str> {
+    let id = path.strip_prefix("/macros/s/")?.strip_suffix("/exec")?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
+
+pub fn not_found() -> Response<Body> {
+    respond(StatusCode::NOT_FOUND, HTML, pages::NOT_FOUND_HTML)
+}
+
+pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        resp.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_paths() {
+        assert_eq!(exec_deployment("/macros/s/AKfy-123/exec"), Some("AKfy-123"));
+        assert_eq!(exec_deployment("/macros/s//exec"), None);
+        assert_eq!(exec_deployment("/macros/s/a/b/exec"), None);
+        assert_eq!(exec_deployment("/macros/s/a/dev"), None);
+        assert_eq!(exec_deployment("/stats"), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! Accepting connections, and running the relay in-process (tests, benches, the conformance
+//! runner) or as the binary.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{ConfigError, RelayConfig};
+use crate::node_client::NodeClient;
+use crate::routes;
+use crate::state::RelayState;
+use crate::stats::StatsSnapshot;
+
+/// A running relay. Dropping it leaves the relay running; call [`RelayHandle::shutdown`].
+pub struct RelayHandle {
+    pub addr: SocketAddr,
+    state: Arc<RelayState>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// The exec URL of `deployment`: what a client is configured with.
+    pub fn url_for(&self, deployment: &str) -> String {
+        format!("http://{}/macros/s/{deployment}/exec", self.addr)
+    }
+
+    /// `http://<addr>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The counters right now (also served on `GET /stats`).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.state.stats.snapshot()
+    }
+
+    /// Stops accepting and drops open connections; returns the final counters.
+    pub async fn shutdown(self) -> StatsSnapshot {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.state.stats.snapshot()
+    }
+}
+
+/// Checks `cfg`, binds `cfg.listen` and serves the relay in the background.
+pub async fn spawn(cfg: RelayConfig) -> Result<RelayHandle, ConfigError> {
+    cfg.validate()?;
+    let node = NodeClient::new(&cfg.node_url)?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ConfigError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ConfigError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let state = Arc::new(RelayState::new(cfg, node, addr));
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve(listener, Arc::clone(&state), stopped));
+    Ok(RelayHandle {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+async fn serve(listener: TcpListener, state: Arc<RelayState>, mut stopped: watch::Receiver<bool>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let state = Arc::clone(&state);
+                    conns.spawn(async move {
+                        let service = service_fn(move |req| routes::handle(Arc::clone(&state), req));
+                        let io = TokioIo::new(stream);
+                        if let Err(e) = auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(io, service)
+                            .await
+                        {
+                            tracing::debug!(%peer, error = %e, "connection ended");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Usually EMFILE; back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = stopped.changed() => break,
+        }
+    }
+    conns.shutdown().await;
+}

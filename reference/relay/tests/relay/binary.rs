@@ -1,0 +1,125 @@
+//! The `seqtun-relay` binary: the `listening on` line, port 0, serving, the counters on exit,
+//! and refusing to start without keys.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+
+use crate::common::*;
+
+fn relay_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_seqtun-relay"));
+    for var in [
+        "TUNNEL_SERVER_URL",
+        "TUNNEL_AUTH_KEY",
+        "RELAY_AUTH_KEY",
+        "RELAY_DIAGNOSTIC",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn serves_prints_its_address_and_the_counters_on_exit() {
+    let node = seqtun_node::spawn(
+        seqtun_node::NodeConfig::new(NODE_KEY),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut child = relay_command()
+        .args(["--listen", "127.0.0.1:0", "--node", &node.url()])
+        .args(["--node-key", NODE_KEY, "--latency-ms", "10", "--seed", "1"])
+        .env("RELAY_AUTH_KEY", RELAY_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert_ne!(addr.port(), 0);
+
+    let url = format!("http://{addr}/macros/s/{DEP}/exec");
+    let body = json!({"k": RELAY_KEY, "t": "batch", "ops": [{"op":"close","sid":"s"}]});
+    let a = post(&http(), &url, body.to_string()).await.unwrap();
+    assert_eq!(a.text(), r#"{"r":[{"sid":"s","eof":true}]}"#);
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    let stats = rest
+        .strip_prefix("stats: ")
+        .unwrap_or_else(|| panic!("{rest:?}"));
+    let stats: serde_json::Value = serde_json::from_str(stats).unwrap();
+    assert_eq!(stats["seed"], 1);
+    assert_eq!(stats["deployments"][DEP]["node_fetches"], 1, "{stats}");
+}
+
+#[test]
+fn refuses_to_start_without_keys_and_says_how_to_fix_it() {
+    let out = relay_command()
+        .args(["--listen", "127.0.0.1:0", "--node", "http://127.0.0.1:1"])
+        .args(["--node-key", "N"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("RELAY_AUTH_KEY") && err.contains("--key"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no listening line without a key");
+
+    let out = relay_command()
+        .args(["--listen", "127.0.0.1:0", "--node", "https://node.example"])
+        .args(["--node-key", "N", "--key", "R"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http://"));
+}
+
+#[test]
+fn help_names_every_env_var_and_fault() {
+    let out = relay_command().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "TUNNEL_SERVER_URL",
+        "TUNNEL_AUTH_KEY",
+        "RELAY_AUTH_KEY",
+        "RELAY_DIAGNOSTIC",
+        "--latency-ms",
+        "--max-concurrent",
+        "--calls-per-day",
+        "--max-response-bytes",
+        "--seed",
+        "--script",
+        "--pattern",
+        "--drop-request-rate",
+        "--drop-reply-rate",
+        "--duplicate-rate",
+        "--hold-back-rate",
+        "--decoy-rate",
+        "--server-error-rate",
+        "--short-reply-rate",
+        "--strip-unknown-rate",
+        "--strip-unknown-fields",
+        "--redirect",
+        "--diagnostic",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+}
