@@ -41,6 +41,8 @@ pub enum Event {
 pub enum End {
     #[error("the app closed its side and every reply in flight was delivered")]
     AppDone,
+    #[error("the app closed the connection")]
+    AppGone,
     #[error("the node reported eof")]
     Eof,
     #[error("the node reported an error: {0}")]
