@@ -1,1 +1,6 @@
+//! Black-box tests of seqtun-client over real loopback sockets: apps in front, a real or
+//! scripted node behind. Section numbers refer to docs/PROTOCOL.md.
 
+mod common;
+
+mod e2e;

@@ -8,11 +8,12 @@
 //! bytes are written, because a stream with a hole is worse than a closed one.
 //!
 //! Pacing: an idle session keeps exactly one poll out, so it costs no more relay calls than a
-//! legacy one. While downlink flows (the last reply carried bytes) a pipelined session keeps
-//! `depth` polls out so the node always has the next drain queued. Bytes from the app are sent
-//! at once whenever fewer than `depth` ops are out, even while a poll is parked at the node:
-//! the node's poll preemption (§7.7) then answers the parked poll, so a write never waits up to
-//! a long-poll deadline behind it.
+//! legacy one. While downlink flows (the last reply carried bytes) a pipelined session polls
+//! again at once, keeping up to `depth - 1` polls out: the last slot stays free for app bytes,
+//! because polls filling every slot made uploads wait a round trip per op. Bytes from the app
+//! are sent at once whenever fewer than `depth` ops are out, even while a poll is parked at the
+//! node: the node's poll preemption (§7.7) then answers the parked poll, so a write never waits
+//! up to a long-poll deadline behind it.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -149,7 +150,7 @@ impl Pipeline {
             return PollDue::Never;
         }
         let flowing = self.mode.is_pipelined() && self.last_reply_had_bytes;
-        if flowing && self.in_flight.len() < self.depth() {
+        if flowing && self.in_flight.len() + 1 < self.depth() {
             PollDue::Now
         } else if self.in_flight.is_empty() {
             let step = self.consecutive_empty.min(READ_LADDER.len() - 1);

@@ -76,7 +76,9 @@ pub fn parse_reply_body(
         BodyError::TooLarge { limit } => RelayError::TooLarge { limit },
         BodyError::Gzip(detail) => RelayError::Gzip(detail),
     })?;
-    if contains(&body, DECOY_TEXT.as_bytes()) {
+    // A JSON body cannot be the decoy page; only scan bodies that are not plain JSON.
+    let plain_json = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !plain_json && contains(&body, DECOY_TEXT.as_bytes()) {
         return Err(RelayError::Decoy);
     }
     match status {

@@ -251,17 +251,35 @@ fn the_ladder_climbs_to_500_ms_and_resets_on_bytes() {
 }
 
 #[test]
-fn while_downlink_flows_the_pipeline_is_kept_full() {
+fn while_downlink_flows_polls_go_out_at_once_but_leave_a_slot_for_writes() {
     let t = Instant::now();
     let mut p = pipelined(t);
     let (a, _) = p.send("s", b"", t);
     p.on_reply(a, reply(b"data", Some(0)), t);
-    assert_eq!(p.poll_due(), PollDue::Now);
+    assert_eq!(p.poll_due(), PollDue::Now, "no read wait while bytes flow");
     p.send("s", b"", t);
-    assert_eq!(p.poll_due(), PollDue::Now);
-    p.send("s", b"", t);
-    assert_eq!(p.poll_due(), PollDue::Never, "depth reached");
-    assert!(!p.can_send_bytes());
+    assert_eq!(
+        p.poll_due(),
+        PollDue::Never,
+        "the last slot is kept for app bytes"
+    );
+    assert!(p.can_send_bytes());
+
+    let mut deep = Pipeline::new(
+        Mode::Pipelined { depth: 3 },
+        &ClientParams::default(),
+        &ClientFaults::default(),
+        t,
+    );
+    let (a, _) = deep.send("s", b"", t);
+    deep.on_reply(a, reply(b"data", Some(0)), t);
+    deep.send("s", b"", t);
+    assert_eq!(deep.poll_due(), PollDue::Now);
+    deep.send("s", b"", t);
+    assert_eq!(deep.poll_due(), PollDue::Never);
+    assert!(deep.can_send_bytes());
+    deep.send("s", b"x", t);
+    assert!(!deep.can_send_bytes(), "depth reached");
 }
 
 #[test]
