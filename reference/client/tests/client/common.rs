@@ -237,8 +237,6 @@ impl Asked {
 pub struct Scripted {
     pub addr: SocketAddr,
     rx: mpsc::UnboundedReceiver<Asked>,
-    /// Every op ever received, in arrival order.
-    pub log: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Scripted {
@@ -246,16 +244,12 @@ impl Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let log2 = Arc::clone(&log);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let tx = tx.clone();
-                let log = Arc::clone(&log2);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         let tx = tx.clone();
-                        let log = Arc::clone(&log);
                         async move {
                             let method = req.method().to_string();
                             let path = req.uri().to_string();
@@ -267,9 +261,6 @@ impl Scripted {
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
                             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                            if let Some(ops) = body["ops"].as_array() {
-                                log.lock().unwrap().extend(ops.iter().cloned());
-                            }
                             let (respond, answer) = oneshot::channel();
                             let _ = tx.send(Asked {
                                 method,
@@ -298,7 +289,7 @@ impl Scripted {
                 });
             }
         });
-        Self { addr, rx, log }
+        Self { addr, rx }
     }
 
     pub fn url(&self) -> String {
@@ -319,11 +310,6 @@ impl Scripted {
             .await
             .ok()
             .flatten()
-    }
-
-    /// Every op received so far.
-    pub fn ops(&self) -> Vec<Value> {
-        self.log.lock().unwrap().clone()
     }
 }
 
@@ -348,7 +334,7 @@ pub fn drained(sid: &str, bytes: &[u8], seq: Option<u64>) -> Value {
     v
 }
 
-/// Answers every `close` in `asked` and returns the other ops with their indices.
+/// The decoded `d` of an op (empty when absent).
 pub fn decode_d(op: &Value) -> Vec<u8> {
     op["d"]
         .as_str()

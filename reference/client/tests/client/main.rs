@@ -3,5 +3,10 @@
 
 mod common;
 
+mod binary;
+mod curl;
 mod e2e;
+mod faults;
+mod limits;
 mod scripted;
+mod transport;

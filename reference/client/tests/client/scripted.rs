@@ -66,7 +66,11 @@ pub fn answer(asked: Asked, bytes_for: impl Fn(&Value) -> Vec<u8>) {
 }
 
 fn data_ops(asked: &Asked) -> Vec<Value> {
-    asked.ops().into_iter().filter(|op| op["op"] == "data").collect()
+    asked
+        .ops()
+        .into_iter()
+        .filter(|op| op["op"] == "data")
+        .collect()
 }
 
 /// Reads what arrives until the app sees eof (bounded).
@@ -78,7 +82,13 @@ async fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
 
 #[tokio::test]
 async fn only_caps_bit_zero_makes_a_session_send_seq() {
-    for (caps, pipelined) in [(None, false), (Some(0), false), (Some(2), false), (Some(1), true), (Some(3), true)] {
+    for (caps, pipelined) in [
+        (None, false),
+        (Some(0), false),
+        (Some(2), false),
+        (Some(1), true),
+        (Some(3), true),
+    ] {
         let (mut node, c) = setup(|_| {}).await;
         let mut app = open(&mut node, &c, caps).await;
         app.write_all(b"hello").await.unwrap();
@@ -108,7 +118,11 @@ async fn replies_arriving_in_reverse_are_written_in_seq_order() {
     while held.iter().map(|a| data_ops(a).len()).sum::<usize>() < 2 {
         held.push(next_data(&mut node).await);
     }
-    assert_eq!(held.len(), 2, "seq 0 and seq 1 travelled in separate batches");
+    assert_eq!(
+        held.len(),
+        2,
+        "seq 0 and seq 1 travelled in separate batches"
+    );
     let second = held.pop().unwrap();
     let first = held.pop().unwrap();
     assert_eq!(data_ops(&first)[0]["seq"], 0);
@@ -127,7 +141,11 @@ async fn a_wrong_seq_closes_the_session_without_writing_its_bytes() {
     let op = &data_ops(&asked)[0];
     assert_eq!(op["seq"], 0);
     asked.reply(vec![drained(SID, b"BAD", Some(99))]);
-    assert_eq!(read_to_eof(&mut app).await, b"", "no byte of the wrong reply reaches the app");
+    assert_eq!(
+        read_to_eof(&mut app).await,
+        b"",
+        "no byte of the wrong reply reaches the app"
+    );
     let close = node.next().await;
     assert_eq!(close.ops(), vec![json!({"op":"close","sid":SID})]);
     assert!(!c.pipelining_disabled(), "a wrong seq is not a missing seq");
@@ -175,14 +193,20 @@ async fn unsupported_connect_data_falls_back_replays_the_bytes_and_is_remembered
     let op = asked.ops()[0].clone();
     assert_eq!(op["op"], "connect_data");
     assert_eq!(decode_d(&op), b"ClientHello");
-    asked.reply(vec![json!({"e":"unknown op: connect_data","code":"UNSUPPORTED_OP"})]);
+    asked.reply(vec![
+        json!({"e":"unknown op: connect_data","code":"UNSUPPORTED_OP"}),
+    ]);
     let asked = node.next().await;
     assert_eq!(asked.ops()[0]["op"], "connect");
     asked.reply(vec![connected(SID, Some(1))]);
     let mut app = app.await.unwrap();
     let asked = next_data(&mut node).await;
     let op = data_ops(&asked)[0].clone();
-    assert_eq!((op["seq"].as_u64(), decode_d(&op)), (Some(0), b"ClientHello".to_vec()), "replayed as seq 0");
+    assert_eq!(
+        (op["seq"].as_u64(), decode_d(&op)),
+        (Some(0), b"ClientHello".to_vec()),
+        "replayed as seq 0"
+    );
     answer(asked, |_| b"ServerHello".to_vec());
     assert_eq!(read_n(&mut app, 11).await, b"ServerHello");
     assert!(c.connect_data_unsupported());
@@ -194,7 +218,11 @@ async fn unsupported_connect_data_falls_back_replays_the_bytes_and_is_remembered
     });
     let asked = loop {
         let asked = node.next().await;
-        if asked.ops().iter().any(|op| op["op"] != "data" && op["op"] != "close") {
+        if asked
+            .ops()
+            .iter()
+            .any(|op| op["op"] != "data" && op["op"] != "close")
+        {
             break asked;
         }
         answer(asked, |_| Vec::new());
@@ -234,7 +262,11 @@ async fn connect_data_opens_in_one_round_trip_when_supported() {
     let (got, _app) = app.await.unwrap();
     assert_eq!(got, b"hello");
     let asked = next_data(&mut node).await;
-    assert_eq!(data_ops(&asked)[0]["seq"], 0, "connect_data's bytes are not numbered");
+    assert_eq!(
+        data_ops(&asked)[0]["seq"],
+        0,
+        "connect_data's bytes are not numbered"
+    );
 }
 
 async fn max_outstanding(depth: usize) -> usize {
@@ -267,8 +299,16 @@ async fn max_outstanding(depth: usize) -> usize {
 
 #[tokio::test]
 async fn depth_is_never_exceeded() {
-    assert_eq!(max_outstanding(2).await, 2, "depth 2 is used and never exceeded");
-    assert_eq!(max_outstanding(3).await, 3, "depth 3 is used and never exceeded");
+    assert_eq!(
+        max_outstanding(2).await,
+        2,
+        "depth 2 is used and never exceeded"
+    );
+    assert_eq!(
+        max_outstanding(3).await,
+        3,
+        "depth 3 is used and never exceeded"
+    );
 }
 
 #[tokio::test]
@@ -281,7 +321,10 @@ async fn an_idle_session_keeps_exactly_one_poll_out() {
         assert_eq!(ops.len(), 1);
         assert_eq!(ops[0]["seq"], seq);
         assert!(ops[0].get("d").is_none(), "a poll");
-        assert!(node.maybe_next(QUIET).await.is_none(), "a second op while a poll is out");
+        assert!(
+            node.maybe_next(QUIET).await.is_none(),
+            "a second op while a poll is out"
+        );
         answer(asked, |_| Vec::new());
     }
 }
@@ -295,7 +338,10 @@ async fn a_write_goes_out_while_a_poll_is_parked() {
     app.write_all(b"GET /").await.unwrap();
     let write = next_data(&mut node).await;
     let op = data_ops(&write)[0].clone();
-    assert_eq!((op["seq"].as_u64(), decode_d(&op)), (Some(1), b"GET /".to_vec()));
+    assert_eq!(
+        (op["seq"].as_u64(), decode_d(&op)),
+        (Some(1), b"GET /".to_vec())
+    );
     answer(write, |_| Vec::new());
     answer(poll, |_| b"200".to_vec());
     assert_eq!(read_n(&mut app, 3).await, b"200");
@@ -307,7 +353,10 @@ async fn a_legacy_write_waits_for_the_poll() {
     let mut app = open(&mut node, &c, None).await;
     let poll = next_data(&mut node).await;
     app.write_all(b"GET /").await.unwrap();
-    assert!(node.maybe_next(QUIET).await.is_none(), "legacy keeps one op in flight");
+    assert!(
+        node.maybe_next(QUIET).await.is_none(),
+        "legacy keeps one op in flight"
+    );
     answer(poll, |_| Vec::new());
     let write = next_data(&mut node).await;
     assert_eq!(decode_d(&data_ops(&write)[0]), b"GET /");
@@ -326,9 +375,18 @@ async fn half_close_delivers_the_replies_in_flight_then_closes() {
         got_req = data_ops(&asked).iter().any(|op| decode_d(op) == b"req");
         held.push(asked);
     }
-    assert!(node.maybe_next(QUIET).await.is_none(), "no new op after the app's eof");
+    assert!(
+        node.maybe_next(QUIET).await.is_none(),
+        "no new op after the app's eof"
+    );
     for asked in held {
-        answer(asked, |op| if decode_d(op) == b"req" { b"resp".to_vec() } else { Vec::new() });
+        answer(asked, |op| {
+            if decode_d(op) == b"req" {
+                b"resp".to_vec()
+            } else {
+                Vec::new()
+            }
+        });
     }
     assert_eq!(read_to_eof(&mut app).await, b"resp");
     let close = node.next().await;
@@ -338,11 +396,27 @@ async fn half_close_delivers_the_replies_in_flight_then_closes() {
 #[tokio::test]
 async fn node_errors_map_to_socks_codes_and_http_statuses() {
     let cases = [
-        ("connect failed: Connection refused (os error 111)", 0x05, 502),
-        ("connect failed: Network is unreachable (os error 101)", 0x03, 502),
-        ("connect failed: failed to lookup address information: Name or service not known", 0x04, 502),
+        (
+            "connect failed: Connection refused (os error 111)",
+            0x05,
+            502,
+        ),
+        (
+            "connect failed: Network is unreachable (os error 101)",
+            0x03,
+            502,
+        ),
+        (
+            "connect failed: failed to lookup address information: Name or service not known",
+            0x04,
+            502,
+        ),
         ("connect failed: connect timeout", 0x06, 504),
-        ("connect failed: session limit reached (4096 live sessions; raise --max-sessions)", 0x01, 502),
+        (
+            "connect failed: session limit reached (4096 live sessions; raise --max-sessions)",
+            0x01,
+            502,
+        ),
     ];
     let (mut node, c) = setup(|_| {}).await;
     for (e, code, status) in cases {
@@ -358,7 +432,11 @@ async fn node_errors_map_to_socks_codes_and_http_statuses() {
     // A failed batch (here: a non-JSON answer) is a general failure.
     let proxy = c.socks.unwrap();
     let app = tokio::spawn(async move { socks(proxy, "origin.test", 443).await.0 });
-    node.next().await.raw(Raw { status: 502, headers: vec![], body: b"bad gateway".to_vec() });
+    node.next().await.raw(Raw {
+        status: 502,
+        headers: vec![],
+        body: b"bad gateway".to_vec(),
+    });
     assert_eq!(app.await.unwrap(), 0x01);
 }
 
@@ -378,8 +456,16 @@ async fn a_short_reply_list_fails_only_the_ops_without_a_reply() {
     let first_host = ops[0]["host"].as_str().unwrap().to_string();
     asked.reply(vec![connected("only", None)]);
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
-    let (granted, refused) = if first_host == "a.test" { (a, b) } else { (b, a) };
-    assert_eq!((granted, refused), (0, 0x01), "the op with a reply opens; the other fails");
+    let (granted, refused) = if first_host == "a.test" {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(
+        (granted, refused),
+        (0, 0x01),
+        "the op with a reply opens; the other fails"
+    );
 }
 
 #[tokio::test]
