@@ -8,5 +8,6 @@ mod curl;
 mod e2e;
 mod faults;
 mod limits;
+mod pacing;
 mod scripted;
 mod transport;

@@ -294,4 +294,6 @@ impl Pipeline {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
