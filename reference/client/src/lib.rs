@@ -106,18 +106,26 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
         .enumerate()
     {
         let Some(addr) = addr else { continue };
-        let listener = TcpListener::bind(addr)
+        let listener = match TcpListener::bind(addr)
             .await
-            .map_err(|source| StartError::Listen {
-                role: front.name(),
-                addr,
-                source,
-            })?;
-        bound[slot] = Some(listener.local_addr().map_err(|source| StartError::Listen {
-            role: front.name(),
-            addr,
-            source,
-        })?);
+            .and_then(|l| Ok((l.local_addr()?, l)))
+        {
+            Ok((local, listener)) => {
+                bound[slot] = Some(local);
+                listener
+            }
+            Err(source) => {
+                // Nothing may keep running behind an error: stop what already started.
+                for task in &tasks {
+                    task.abort();
+                }
+                return Err(StartError::Listen {
+                    role: front.name(),
+                    addr,
+                    source,
+                });
+            }
+        };
         tasks.push(tokio::spawn(front::serve(
             listener,
             front,

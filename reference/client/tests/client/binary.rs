@@ -140,3 +140,16 @@ async fn help_lists_the_flags() {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[tokio::test]
+async fn a_taken_port_is_reported_with_the_fix() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = client_cfg("http://127.0.0.1:1", KEY);
+    cfg.http = Some(taken.local_addr().unwrap());
+    let err = seqtun_client::spawn(cfg)
+        .await
+        .err()
+        .expect("the HTTP port is taken");
+    let text = err.to_string();
+    assert!(text.contains("http") && text.contains("port 0"), "{text}");
+}

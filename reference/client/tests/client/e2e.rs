@@ -220,7 +220,8 @@ async fn a_failing_relay_cools_down_and_batches_move_to_the_other() {
     let node = node(false).await;
     let dead = closed_port().await;
     let mut cfg = client_cfg(&format!("http://{dead}"), KEY);
-    cfg.relays.push(seqtun_client::RelaySpec::parse(&node.url()).unwrap());
+    cfg.relays
+        .push(seqtun_client::RelaySpec::parse(&node.url()).unwrap());
     cfg.params.relay_failure_threshold = 1;
     cfg.params.first_data_wait = std::time::Duration::ZERO;
     let c = client(cfg).await;
@@ -229,7 +230,10 @@ async fn a_failing_relay_cools_down_and_batches_move_to_the_other() {
     assert_eq!(code, 0x01, "round robin starts with the dead relay");
     for i in 0..5u8 {
         let (code, mut s) = socks(c.socks.unwrap(), "127.0.0.1", origin.port()).await;
-        assert_eq!(code, 0, "session {i} uses the live relay while the dead one cools");
+        assert_eq!(
+            code, 0,
+            "session {i} uses the live relay while the dead one cools"
+        );
         s.write_all(&[i]).await.unwrap();
         assert_eq!(read_n(&mut s, 1).await, [i]);
     }
