@@ -9,6 +9,7 @@
 
 pub mod b64;
 pub mod body;
+pub mod client;
 pub mod drain;
 pub mod envelope;
 pub mod op;

@@ -1,0 +1,137 @@
+//! Local front ends: accept an app's connection, learn where it wants to go, and answer it in
+//! its own protocol once the tunnel knows whether the destination is reachable (§6.1).
+
+pub mod http_connect;
+pub mod socks5;
+
+use std::sync::Arc;
+
+use seqtun_wire::client::FailureClass;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::session::{self, Ctx};
+
+/// Where the app wants to go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Why a handshake failed (the app has been answered where its protocol allows).
+#[derive(Debug, thiserror::Error)]
+pub enum FrontError {
+    #[error("{0}")]
+    Protocol(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    Socks5,
+    Http,
+}
+
+impl Front {
+    pub fn name(self) -> &'static str {
+        match self {
+            Front::Socks5 => "socks5",
+            Front::Http => "http",
+        }
+    }
+
+    /// Tells the app the tunnel is open.
+    pub async fn grant(self, s: &mut TcpStream) -> std::io::Result<()> {
+        match self {
+            Front::Socks5 => socks5::reply(s, socks5::REP_SUCCEEDED).await,
+            Front::Http => http_connect::answer(s, 200).await,
+        }
+    }
+
+    /// Tells the app why the tunnel could not open.
+    pub async fn refuse(self, s: &mut TcpStream, class: FailureClass) -> std::io::Result<()> {
+        match self {
+            Front::Socks5 => socks5::reply(s, class.socks_reply()).await,
+            Front::Http => http_connect::answer(s, class.http_status()).await,
+        }
+    }
+}
+
+/// A handshaken local connection.
+pub struct Accepted {
+    pub stream: TcpStream,
+    pub target: Target,
+    pub front: Front,
+    /// Bytes the app sent after its request (HTTP CONNECT only).
+    pub early: Vec<u8>,
+}
+
+async fn handshake(ctx: &Ctx, front: Front, mut stream: TcpStream) -> Result<Accepted, FrontError> {
+    let (target, early) = match front {
+        Front::Socks5 => (
+            socks5::handshake(&mut stream, ctx.socks_auth.as_ref()).await?,
+            Vec::new(),
+        ),
+        Front::Http => http_connect::handshake(&mut stream).await?,
+    };
+    Ok(Accepted {
+        stream,
+        target,
+        front,
+        early,
+    })
+}
+
+/// Accepts connections until `stop` turns true, then ends every session.
+pub async fn serve(
+    listener: TcpListener,
+    front: Front,
+    ctx: Arc<Ctx>,
+    sessions: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let ctx = Arc::clone(&ctx);
+                    let sessions = Arc::clone(&sessions);
+                    tasks.spawn(async move {
+                        let hs = tokio::time::timeout(ctx.handshake_timeout, handshake(&ctx, front, stream)).await;
+                        let mut acc = match hs {
+                            Ok(Ok(acc)) => acc,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, front = front.name(), "handshake failed: {e}");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, front = front.name(), "handshake timed out after {:?} (raise --handshake-timeout-ms)", ctx.handshake_timeout);
+                                return;
+                            }
+                        };
+                        let Ok(_permit) = sessions.try_acquire_owned() else {
+                            tracing::warn!(%peer, "session limit reached; refusing (raise --max-sessions)");
+                            let _ = front.refuse(&mut acc.stream, FailureClass::General).await;
+                            return;
+                        };
+                        session::run(ctx, acc).await;
+                    });
+                }
+                Err(e) => {
+                    // Usually EMFILE; back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    tasks.shutdown().await;
+}

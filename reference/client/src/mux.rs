@@ -1,0 +1,212 @@
+//! The multiplexer: every session hands its ops to one task that coalesces them into batches
+//! (§6.3), picks a relay for each (§6.4) and routes each reply back by its index (§3.1).
+//!
+//! The decisions (when to fire, which relay, which reply belongs to which op) come from
+//! `seqtun-wire`; this task only owns the clock, the channel and the spawned round trips. A
+//! failed batch fails its ops and is never retried: a retried write could duplicate bytes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use seqtun_wire::BatchOp;
+use seqtun_wire::client::replies::{OpFailure, OpResult, fail_all, split};
+use seqtun_wire::client::timeouts::batch_timeout;
+use seqtun_wire::client::{Batch, Batcher, ClientParams, OpToken, RelayPool};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::stats::{Stats, add};
+use crate::transport::{Transport, TransportError};
+
+/// Ops waiting for the multiplexer; senders wait when it is this far behind.
+pub const SUBMIT_QUEUE: usize = 1024;
+
+/// Where an op's reply goes.
+#[derive(Debug)]
+pub enum Route {
+    Once(oneshot::Sender<OpResult>),
+    Session {
+        tx: mpsc::UnboundedSender<(OpToken, OpResult)>,
+        token: OpToken,
+    },
+    /// `close`: nobody waits for its reply.
+    Ignore,
+}
+
+impl Route {
+    fn deliver(self, result: OpResult) {
+        // A receiver that is gone belongs to a session that already ended.
+        match self {
+            Route::Once(tx) => {
+                let _ = tx.send(result);
+            }
+            Route::Session { tx, token } => {
+                let _ = tx.send((token, result));
+            }
+            Route::Ignore => {}
+        }
+    }
+}
+
+struct Submit {
+    op: BatchOp,
+    route: Route,
+}
+
+/// How sessions reach the multiplexer.
+#[derive(Clone)]
+pub struct MuxHandle {
+    tx: mpsc::Sender<Submit>,
+}
+
+impl MuxHandle {
+    /// Queues an op; false when the client is shutting down.
+    pub async fn submit(&self, op: BatchOp, route: Route) -> bool {
+        self.tx.send(Submit { op, route }).await.is_ok()
+    }
+
+    /// Sends one op and waits for its reply.
+    pub async fn request(&self, op: BatchOp) -> OpResult {
+        let (tx, rx) = oneshot::channel();
+        if !self.submit(op, Route::Once(tx)).await {
+            return Err(OpFailure::Batch("the client is shutting down".into()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(OpFailure::Batch("the client is shutting down".into())))
+    }
+}
+
+/// What the batch tasks share.
+pub struct Relays {
+    pub params: ClientParams,
+    pub transports: Vec<Arc<Transport>>,
+    pool: Mutex<RelayPool>,
+    freed: Notify,
+    pub stats: Arc<Stats>,
+}
+
+impl Relays {
+    pub fn new(
+        params: ClientParams,
+        transports: Vec<Arc<Transport>>,
+        stats: Arc<Stats>,
+    ) -> Arc<Self> {
+        let pool = RelayPool::new(transports.len(), &params);
+        Arc::new(Self {
+            params,
+            transports,
+            pool: Mutex::new(pool),
+            freed: Notify::new(),
+            stats,
+        })
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, RelayPool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a relay with room and counts the batch in flight there.
+    async fn acquire(&self) -> usize {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(i) = self.pool().pick(now()) {
+                return i;
+            }
+            freed.await;
+        }
+    }
+}
+
+/// `now` for the wire's state machines, from tokio's clock so paused-clock tests work.
+pub fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Starts the multiplexer task.
+pub fn start(relays: Arc<Relays>) -> (MuxHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(SUBMIT_QUEUE);
+    let task = tokio::spawn(run(rx, relays));
+    (MuxHandle { tx }, task)
+}
+
+async fn run(mut rx: mpsc::Receiver<Submit>, relays: Arc<Relays>) {
+    let mut batcher: Batcher<Route> = Batcher::new(&relays.params);
+    loop {
+        let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Submit { op, route }) => {
+                    for batch in batcher.push(op, route, now()) {
+                        tokio::spawn(send(Arc::clone(&relays), batch));
+                    }
+                }
+                None => {
+                    if let Some(batch) = batcher.take() {
+                        tokio::spawn(send(Arc::clone(&relays), batch));
+                    }
+                    return;
+                }
+            },
+            () = sleep_until(deadline), if deadline.is_some() => {
+                if let Some(batch) = batcher.take_due(now()) {
+                    tokio::spawn(send(Arc::clone(&relays), batch));
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One batch's round trip, on the relay the pool picks.
+async fn send(relays: Arc<Relays>, batch: Batch<Route>) {
+    let count = batch.len();
+    let timeout = batch_timeout(relays.params.request_timeout, batch.carries_seq());
+    let Batch { ops, tags } = batch;
+    let i = relays.acquire().await;
+    let transport = Arc::clone(&relays.transports[i]);
+    let body = transport.body(ops);
+    let started = tokio::time::Instant::now();
+    let outcome = tokio::time::timeout(timeout, transport.send(body)).await;
+    let (results, ok) = match outcome {
+        Ok(Ok(resp)) => {
+            let ok = resp.e.is_none() && resp.r.len() >= count;
+            if !ok {
+                tracing::warn!(relay = %transport.spec.url, replies = resp.r.len(), ops = count, error = ?resp.e, "batch answered incompletely");
+            }
+            (split(resp, count), ok)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("batch failed: {e}");
+            (fail_all(count, &e.to_string()), false)
+        }
+        Err(_) => {
+            let e = TransportError::Timeout(timeout);
+            tracing::warn!(relay = %transport.spec.url, "{e}");
+            (fail_all(count, &e.to_string()), false)
+        }
+    };
+    relays.stats.record_rtt(started.elapsed());
+    add(&relays.stats.batches, 1);
+    if !ok {
+        add(&relays.stats.failed_batches, 1);
+    }
+    {
+        let mut pool = relays.pool();
+        let was_cooling = pool.is_cooling(i, now());
+        pool.done(i, ok, now());
+        if !was_cooling && pool.is_cooling(i, now()) {
+            tracing::warn!(relay = %transport.spec.url, "relay failed {} batches in a row; cooling down for {:?}", relays.params.relay_failure_threshold, relays.params.relay_cooldown);
+        }
+    }
+    relays.freed.notify_waiters();
+    for (route, result) in tags.into_iter().zip(results) {
+        route.deliver(result);
+    }
+}

@@ -1,0 +1,152 @@
+//! Counters for the periodic stats line, readable by tests through [`Stats::snapshot`].
+//!
+//! Users judge a tunnel by "is it moving and how slow is the relay"; the line answers both
+//! without a debugger: sessions, bytes each way, batches, relay round trip p50/p95, and how many
+//! sessions pipelined.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Round-trip samples kept for the percentiles.
+pub const RTT_SAMPLES: usize = 1024;
+
+/// Live counters of one client.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub active_sessions: AtomicU64,
+    pub sessions: AtomicU64,
+    pub bytes_up: AtomicU64,
+    pub bytes_down: AtomicU64,
+    pub batches: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub pipelined_sessions: AtomicU64,
+    pub legacy_sessions: AtomicU64,
+    pub downgrades: AtomicU64,
+    rtts: Mutex<VecDeque<Duration>>,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub active_sessions: u64,
+    pub sessions: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub batches: u64,
+    pub failed_batches: u64,
+    pub pipelined_sessions: u64,
+    pub legacy_sessions: u64,
+    pub downgrades: u64,
+    pub rtt_p50: Option<Duration>,
+    pub rtt_p95: Option<Duration>,
+}
+
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+pub(crate) fn sub(counter: &AtomicU64, n: u64) {
+    counter.fetch_sub(n, Ordering::Relaxed);
+}
+
+impl Stats {
+    /// Records one batch round trip.
+    pub fn record_rtt(&self, rtt: Duration) {
+        let mut r = self.rtts.lock().unwrap_or_else(|p| p.into_inner());
+        if r.len() == RTT_SAMPLES {
+            r.pop_front();
+        }
+        r.push_back(rtt);
+    }
+
+    fn percentiles(&self) -> (Option<Duration>, Option<Duration>) {
+        let mut v: Vec<Duration> = self
+            .rtts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        v.sort_unstable();
+        (nearest_rank(&v, 50), nearest_rank(&v, 95))
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (rtt_p50, rtt_p95) = self.percentiles();
+        Snapshot {
+            active_sessions: get(&self.active_sessions),
+            sessions: get(&self.sessions),
+            bytes_up: get(&self.bytes_up),
+            bytes_down: get(&self.bytes_down),
+            batches: get(&self.batches),
+            failed_batches: get(&self.failed_batches),
+            pipelined_sessions: get(&self.pipelined_sessions),
+            legacy_sessions: get(&self.legacy_sessions),
+            downgrades: get(&self.downgrades),
+            rtt_p50,
+            rtt_p95,
+        }
+    }
+}
+
+/// The `pct` percentile of sorted samples (nearest rank).
+fn nearest_rank(sorted: &[Duration], pct: usize) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (pct * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+impl std::fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms =
+            |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{}ms", d.as_millis()));
+        write!(
+            f,
+            "sessions {} active ({} total; {} pipelined, {} legacy), up {} B, down {} B, batches {} ({} failed), relay rtt p50 {} p95 {}, downgrades {}",
+            self.active_sessions,
+            self.sessions,
+            self.pipelined_sessions,
+            self.legacy_sessions,
+            self.bytes_up,
+            self.bytes_down,
+            self.batches,
+            self.failed_batches,
+            ms(self.rtt_p50),
+            ms(self.rtt_p95),
+            self.downgrades
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let s = Stats::default();
+        assert_eq!(s.snapshot().rtt_p50, None);
+        for ms in 1..=100 {
+            s.record_rtt(Duration::from_millis(ms));
+        }
+        let snap = s.snapshot();
+        assert_eq!(snap.rtt_p50, Some(Duration::from_millis(50)));
+        assert_eq!(snap.rtt_p95, Some(Duration::from_millis(95)));
+        assert!(snap.to_string().contains("p50 50ms p95 95ms"), "{snap}");
+    }
+
+    #[test]
+    fn only_the_last_samples_count() {
+        let s = Stats::default();
+        for _ in 0..RTT_SAMPLES {
+            s.record_rtt(Duration::from_secs(9));
+        }
+        s.record_rtt(Duration::from_millis(1));
+        assert_eq!(s.rtts.lock().unwrap().len(), RTT_SAMPLES);
+    }
+}

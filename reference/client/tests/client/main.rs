@@ -1,0 +1,13 @@
+//! Black-box tests of seqtun-client over real loopback sockets: apps in front, a real or
+//! scripted node behind. Section numbers refer to docs/PROTOCOL.md.
+
+mod common;
+
+mod binary;
+mod curl;
+mod e2e;
+mod faults;
+mod limits;
+mod pacing;
+mod scripted;
+mod transport;

@@ -1,0 +1,264 @@
+//! Collecting ops into batches (§6.3).
+//!
+//! Every batch costs one relay call out of a daily quota, so ops are coalesced: after the
+//! first op the batch stays open while ops keep arriving within `coalesce_step` of each other,
+//! and fires no later than `coalesce_max` after the first. A batch is capped in ops and in
+//! base64 bytes; an op that does not fit starts the next batch, but the first op of a batch is
+//! always accepted so an oversized op cannot wedge the queue. `close` ops ride at the end of
+//! a batch: they need no reply, and after the data ops they can never overtake a same-session
+//! write inside the node (§7.6). A batch of nothing but closes waits the full `coalesce_max`
+//! for company.
+
+use std::time::{Duration, Instant};
+
+use crate::op::{BatchOp, OpKind};
+
+use super::params::ClientParams;
+
+/// A batch ready to send; `tags[i]` belongs to `ops[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch<T> {
+    pub ops: Vec<BatchOp>,
+    pub tags: Vec<T>,
+}
+
+impl<T> Batch<T> {
+    /// True when any op carries `seq` (the batch then gets the pipelined timeout, §6.6).
+    pub fn carries_seq(&self) -> bool {
+        self.ops.iter().any(|op| op.seq.is_some())
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// The open batch. `T` is whatever the caller needs to route each op's reply.
+#[derive(Debug)]
+pub struct Batcher<T> {
+    max_ops: usize,
+    max_b64: usize,
+    step: Duration,
+    max: Duration,
+    ops: Vec<(BatchOp, T)>,
+    closes: Vec<(BatchOp, T)>,
+    b64: usize,
+    first_at: Option<Instant>,
+    last_data_at: Option<Instant>,
+}
+
+impl<T> Batcher<T> {
+    pub fn new(params: &ClientParams) -> Self {
+        Self {
+            max_ops: params.max_batch_ops.max(1),
+            max_b64: params.max_batch_payload_b64,
+            step: params.coalesce_step,
+            max: params.coalesce_max,
+            ops: Vec::new(),
+            closes: Vec::new(),
+            b64: 0,
+            first_at: None,
+            last_data_at: None,
+        }
+    }
+
+    /// Ops in the open batch.
+    pub fn len(&self) -> usize {
+        self.ops.len() + self.closes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds an op. Returns the batches that are ready because of it: the open batch when the
+    /// op does not fit in it, and the new batch when it is full.
+    pub fn push(&mut self, op: BatchOp, tag: T, now: Instant) -> Vec<Batch<T>> {
+        let mut ready = Vec::new();
+        let cost = op.d.as_ref().map_or(0, String::len);
+        if !self.is_empty() && (self.len() >= self.max_ops || self.b64 + cost > self.max_b64) {
+            ready.extend(self.take());
+        }
+        self.first_at.get_or_insert(now);
+        self.b64 += cost;
+        if op.kind() == OpKind::Close {
+            self.closes.push((op, tag));
+        } else {
+            self.last_data_at = Some(now);
+            self.ops.push((op, tag));
+        }
+        if self.len() >= self.max_ops {
+            ready.extend(self.take());
+        }
+        ready
+    }
+
+    /// When the open batch must fire, if there is one.
+    pub fn deadline(&self) -> Option<Instant> {
+        let hard = self.first_at? + self.max;
+        Some(match self.last_data_at {
+            Some(last) => hard.min(last + self.step),
+            None => hard,
+        })
+    }
+
+    /// The open batch, if its deadline has passed.
+    pub fn take_due(&mut self, now: Instant) -> Option<Batch<T>> {
+        if self.deadline()? <= now {
+            self.take()
+        } else {
+            None
+        }
+    }
+
+    /// The open batch, now (e.g. on shutdown).
+    pub fn take(&mut self) -> Option<Batch<T>> {
+        if self.is_empty() {
+            return None;
+        }
+        self.first_at = None;
+        self.last_data_at = None;
+        self.b64 = 0;
+        let (mut ops, mut tags): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.ops).into_iter().unzip();
+        let (close_ops, close_tags): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.closes).into_iter().unzip();
+        ops.extend(close_ops);
+        tags.extend(close_tags);
+        Some(Batch { ops, tags })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn params() -> ClientParams {
+        ClientParams::default()
+    }
+
+    fn data(n: usize) -> BatchOp {
+        BatchOp::data("s", &vec![7u8; n], None)
+    }
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn the_soft_window_moves_with_each_op_until_the_hard_limit() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(&params());
+        assert_eq!(b.deadline(), None);
+        assert!(b.push(data(1), 0, t0).is_empty());
+        assert_eq!(b.deadline(), Some(t0 + MS(200)));
+        assert!(b.push(data(1), 1, t0 + MS(150)).is_empty());
+        assert_eq!(b.deadline(), Some(t0 + MS(350)));
+        for i in 0..5 {
+            b.push(data(1), 2 + i, t0 + MS(300 + 150 * i as u64));
+        }
+        // The last op came at 900 ms; 1100 ms would pass the hard limit.
+        assert_eq!(b.deadline(), Some(t0 + MS(1000)));
+        assert!(b.take_due(t0 + MS(999)).is_none());
+        let batch = b.take_due(t0 + MS(1000)).unwrap();
+        assert_eq!(batch.tags, (0..7).collect::<Vec<_>>());
+        assert!(b.is_empty() && b.deadline().is_none());
+    }
+
+    #[test]
+    fn the_51st_op_starts_the_next_batch_and_the_50th_fires_at_once() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(&params());
+        for i in 0..49 {
+            assert!(b.push(data(1), i, t0).is_empty());
+        }
+        let ready = b.push(data(1), 49, t0);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].len(), 50);
+        assert!(b.is_empty());
+        assert!(b.push(data(1), 50, t0).is_empty());
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn the_payload_limit_splits_at_its_edge() {
+        let t0 = Instant::now();
+        let mut p = params();
+        p.max_batch_payload_b64 = 8; // two 3-byte payloads of 4 base64 bytes each
+        let mut b = Batcher::new(&p);
+        assert!(b.push(data(3), 0, t0).is_empty());
+        assert!(
+            b.push(data(3), 1, t0).is_empty(),
+            "exactly at the limit fits"
+        );
+        let ready = b.push(data(1), 2, t0);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].tags, vec![0, 1]);
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn an_oversized_first_op_is_accepted() {
+        let t0 = Instant::now();
+        let mut p = params();
+        p.max_batch_payload_b64 = 4;
+        let mut b = Batcher::new(&p);
+        assert!(b.push(data(300), 0, t0).is_empty());
+        let ready = b.push(data(300), 1, t0);
+        assert_eq!(ready[0].tags, vec![0]);
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn closes_ride_at_the_end_and_alone_wait_the_hard_limit() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(&params());
+        b.push(BatchOp::close("a"), "close-a", t0);
+        assert_eq!(b.deadline(), Some(t0 + MS(1000)));
+        b.push(data(1), "data-b", t0 + MS(10));
+        assert_eq!(b.deadline(), Some(t0 + MS(210)));
+        let batch = b.take().unwrap();
+        assert_eq!(batch.tags, vec!["data-b", "close-a"]);
+        assert_eq!(batch.ops[1], BatchOp::close("a"));
+        assert!(!batch.carries_seq());
+    }
+
+    #[test]
+    fn carries_seq() {
+        let mut b = Batcher::new(&params());
+        b.push(BatchOp::data("s", b"", Some(0)), (), Instant::now());
+        assert!(b.take().unwrap().carries_seq());
+    }
+
+    proptest! {
+        #[test]
+        fn no_batch_breaks_a_limit_and_no_op_is_lost(
+            sizes in proptest::collection::vec(0usize..4000, 1..200),
+            max_ops in 1usize..60,
+            max_b64 in 1usize..20_000,
+        ) {
+            let t0 = Instant::now();
+            let mut p = params();
+            p.max_batch_ops = max_ops;
+            p.max_batch_payload_b64 = max_b64;
+            let mut b = Batcher::new(&p);
+            let mut out = Vec::new();
+            for (i, n) in sizes.iter().enumerate() {
+                out.extend(b.push(data(*n), i, t0));
+            }
+            out.extend(b.take());
+            let mut seen = Vec::new();
+            for batch in &out {
+                prop_assert!(!batch.is_empty());
+                prop_assert!(batch.len() <= max_ops);
+                let b64: usize = batch.ops.iter().map(|o| o.d.as_ref().map_or(0, String::len)).sum();
+                prop_assert!(batch.len() == 1 || b64 <= max_b64);
+                seen.extend(batch.tags.iter().copied());
+            }
+            prop_assert_eq!(seen, (0..sizes.len()).collect::<Vec<_>>());
+        }
+    }
+}

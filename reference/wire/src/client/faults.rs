@@ -1,0 +1,21 @@
+//! Deliberate client bugs, so the conformance suite can prove its client vectors catch real
+//! failures (a suite that cannot fail proves nothing). Never reachable from the CLI.
+
+/// One deliberate bug each; the default has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFaults {
+    /// Pipelines every session, even when its connect reply has no `caps` bit 0 (§7.2).
+    pub seq_without_caps: bool,
+    /// Writes reply bytes to the app in arrival order instead of seq order (§7.8).
+    pub unordered_delivery: bool,
+    /// Accepts a pipelined reply without `seq` and carries on, instead of closing the session
+    /// and disabling pipelining (§7.8).
+    pub ignore_missing_seq: bool,
+}
+
+impl ClientFaults {
+    /// True when any fault is set.
+    pub fn any(&self) -> bool {
+        self.seq_without_caps || self.unordered_delivery || self.ignore_missing_seq
+    }
+}

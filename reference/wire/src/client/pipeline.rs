@@ -1,0 +1,299 @@
+//! One session's `data` loop after open: legacy (§6.5) or pipelined (§7.8), with half-close
+//! (§7.9) and the reply watchdog (§6.6).
+//!
+//! The machine decides when the app may be read, when a poll is due, which `seq` an op gets,
+//! and which reply bytes may be written to the app and when. Replies may arrive in any order
+//! (different batches, different relays); bytes are released strictly in op order, and a reply
+//! that breaks the contract (wrong `seq`, no `seq`, `e`) ends the session before any of its
+//! bytes are written, because a stream with a hole is worse than a closed one.
+//!
+//! Pacing: an idle session keeps exactly one poll out, so it costs no more relay calls than a
+//! legacy one. While downlink flows (the last reply carried bytes) a pipelined session polls
+//! again at once, keeping up to `depth - 1` polls out: the last slot stays free for app bytes,
+//! because polls filling every slot made uploads wait a round trip per op. Bytes from the app
+//! are sent at once whenever fewer than `depth` ops are out, even while a poll is parked at the
+//! node: the node's poll preemption (§7.7) then answers the parked poll, so a write never waits
+//! up to a long-poll deadline behind it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::op::BatchOp;
+
+use super::faults::ClientFaults;
+use super::negotiate::Mode;
+use super::params::{ClientParams, READ_LADDER};
+use super::replies::OpResult;
+use super::timeouts::pipelined_reply_timeout;
+
+/// Identifies one op of a session; hand it back with the op's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpToken(pub u64);
+
+/// Something the shell must do for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Write these bytes to the app, in the order events are returned.
+    Write(Vec<u8>),
+}
+
+/// Why a session ended. After an end no further bytes are released.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum End {
+    #[error("the app closed its side and every reply in flight was delivered")]
+    AppDone,
+    #[error("the app closed the connection")]
+    AppGone,
+    #[error("the node reported eof")]
+    Eof,
+    #[error("the node reported an error: {0}")]
+    NodeError(String),
+    #[error("the batch failed: {0}")]
+    Failed(String),
+    #[error("reply seq {got} does not match op seq {expected}")]
+    WrongSeq { expected: u64, got: u64 },
+    #[error("reply to seq {expected} carries no seq: a node on the path does not order")]
+    MissingSeq { expected: u64 },
+    #[error("no reply within {0:?}")]
+    ReplyTimeout(Duration),
+    #[error("reply payload is not valid base64: {0}")]
+    BadPayload(String),
+    #[error("seq space exhausted")]
+    SeqExhausted,
+}
+
+/// When the next poll is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollDue {
+    Now,
+    At(Instant),
+    Never,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    token: u64,
+    seq: Option<u64>,
+    sent_at: Instant,
+    reply: Option<OpResult>,
+}
+
+/// The state of one session's `data` loop.
+#[derive(Debug)]
+pub struct Pipeline {
+    mode: Mode,
+    faults: ClientFaults,
+    reply_timeout: Duration,
+    next_token: u64,
+    next_seq: u64,
+    in_flight: VecDeque<InFlight>,
+    last_reply_had_bytes: bool,
+    consecutive_empty: usize,
+    quiet_since: Instant,
+    app_closed: bool,
+    end: Option<End>,
+    downgrade: bool,
+}
+
+impl Pipeline {
+    /// A session that has just opened at `now`.
+    pub fn new(mode: Mode, params: &ClientParams, faults: &ClientFaults, now: Instant) -> Self {
+        let reply_timeout = match mode {
+            Mode::Legacy => params.legacy_reply_timeout,
+            Mode::Pipelined { .. } => pipelined_reply_timeout(params.request_timeout),
+        };
+        Self {
+            mode,
+            faults: faults.clone(),
+            reply_timeout,
+            next_token: 0,
+            next_seq: 0,
+            in_flight: VecDeque::new(),
+            last_reply_had_bytes: false,
+            consecutive_empty: 0,
+            quiet_since: now,
+            app_closed: false,
+            end: None,
+            downgrade: false,
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn depth(&self) -> usize {
+        match self.mode {
+            Mode::Legacy => 1,
+            Mode::Pipelined { depth } => depth.max(1),
+        }
+    }
+
+    /// Ops sent and not yet delivered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Why the session ended, once it has.
+    pub fn end(&self) -> Option<&End> {
+        self.end.as_ref()
+    }
+
+    /// True when the app's bytes may be read and sent now.
+    pub fn can_send_bytes(&self) -> bool {
+        self.end.is_none() && !self.app_closed && self.in_flight.len() < self.depth()
+    }
+
+    /// When the next empty poll should be sent.
+    pub fn poll_due(&self) -> PollDue {
+        if self.end.is_some() || self.app_closed {
+            return PollDue::Never;
+        }
+        let flowing = self.mode.is_pipelined() && self.last_reply_had_bytes;
+        if flowing && self.in_flight.len() + 1 < self.depth() {
+            PollDue::Now
+        } else if self.in_flight.is_empty() {
+            let step = self.consecutive_empty.min(READ_LADDER.len() - 1);
+            PollDue::At(self.quiet_since + READ_LADDER[step])
+        } else {
+            PollDue::Never
+        }
+    }
+
+    /// Sends `bytes` (empty: a poll) on session `sid`. Call only when [`Self::can_send_bytes`]
+    /// or a poll is due.
+    pub fn send(&mut self, sid: &str, bytes: &[u8], now: Instant) -> (OpToken, BatchOp) {
+        let seq = match self.mode {
+            Mode::Legacy => None,
+            Mode::Pipelined { .. } => Some(self.next_seq),
+        };
+        if seq.is_some() {
+            match self.next_seq.checked_add(1) {
+                Some(next) => self.next_seq = next,
+                None => self.end = Some(End::SeqExhausted),
+            }
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        self.in_flight.push_back(InFlight {
+            token,
+            seq,
+            sent_at: now,
+            reply: None,
+        });
+        (OpToken(token), BatchOp::data(sid, bytes, seq))
+    }
+
+    /// The app closed its side: no new ops; replies in flight are still delivered (§7.9).
+    pub fn on_app_eof(&mut self) {
+        self.app_closed = true;
+        if self.in_flight.is_empty() && self.end.is_none() {
+            self.end = Some(End::AppDone);
+        }
+    }
+
+    /// True once, after a pipelined reply without `seq`: disable pipelining process-wide.
+    pub fn take_downgrade(&mut self) -> bool {
+        std::mem::take(&mut self.downgrade)
+    }
+
+    /// Takes the reply to op `token` and returns the bytes now releasable, in order.
+    pub fn on_reply(&mut self, token: OpToken, result: OpResult, now: Instant) -> Vec<Event> {
+        let mut events = Vec::new();
+        if self.end.is_some() {
+            return events;
+        }
+        let Some(pos) = self.in_flight.iter().position(|f| f.token == token.0) else {
+            return events;
+        };
+        self.in_flight[pos].reply = Some(result);
+        if self.faults.unordered_delivery {
+            if let Some(slot) = self.in_flight.remove(pos) {
+                self.deliver(slot, &mut events);
+            }
+        } else {
+            while self.end.is_none() && self.in_flight.front().is_some_and(|f| f.reply.is_some()) {
+                if let Some(slot) = self.in_flight.pop_front() {
+                    self.deliver(slot, &mut events);
+                }
+            }
+        }
+        if self.in_flight.is_empty() {
+            self.quiet_since = now;
+            if self.app_closed && self.end.is_none() {
+                self.end = Some(End::AppDone);
+            }
+        }
+        events
+    }
+
+    fn deliver(&mut self, slot: InFlight, events: &mut Vec<Event>) {
+        let reply = match slot.reply {
+            Some(Ok(reply)) => reply,
+            Some(Err(failure)) => {
+                self.end = Some(End::Failed(failure.to_string()));
+                return;
+            }
+            None => return,
+        };
+        if let Some(expected) = slot.seq {
+            match reply.seq {
+                None if !self.faults.ignore_missing_seq => {
+                    self.downgrade = true;
+                    self.end = Some(End::MissingSeq { expected });
+                    return;
+                }
+                Some(got) if got != expected => {
+                    self.end = Some(End::WrongSeq { expected, got });
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if let Some(e) = reply.e {
+            self.end = Some(End::NodeError(e));
+            return;
+        }
+        let bytes = match crate::b64::decode(reply.d.as_deref().unwrap_or_default()) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.end = Some(End::BadPayload(e.to_string()));
+                return;
+            }
+        };
+        self.last_reply_had_bytes = !bytes.is_empty();
+        if bytes.is_empty() {
+            self.consecutive_empty += 1;
+        } else {
+            self.consecutive_empty = 0;
+            events.push(Event::Write(bytes));
+        }
+        if reply.eof == Some(true) {
+            self.end = Some(End::Eof);
+        }
+    }
+
+    /// When the oldest unanswered op times out.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.end.is_some() {
+            return None;
+        }
+        self.in_flight
+            .iter()
+            .filter(|f| f.reply.is_none())
+            .map(|f| f.sent_at + self.reply_timeout)
+            .min()
+    }
+
+    /// Ends the session if an op waited past its deadline; never skips to a later reply.
+    pub fn on_tick(&mut self, now: Instant) {
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.end = Some(End::ReplyTimeout(self.reply_timeout));
+        }
+    }
+}
+
+#[cfg(test)]
+mod props;
+#[cfg(test)]
+mod tests;
