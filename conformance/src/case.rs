@@ -257,7 +257,7 @@ pub enum UpstreamKind {
     Source,
     /// Accepts and closes at once (FIN).
     Closer,
-    /// Accepts and resets at once (RST).
+    /// Accepts and resets (RST) shortly after, once the node's connect has surely completed.
     Reset,
     /// Accepts, never reads, never writes.
     Silent,
@@ -267,6 +267,8 @@ pub enum UpstreamKind {
     Closed,
     /// Echoes every datagram.
     UdpEcho,
+    /// A port whose TCP handshakes never complete, so connects to it time out.
+    Blackhole,
 }
 
 #[derive(Debug, Clone, Deserialize)]
