@@ -1,12 +1,17 @@
 //! Building drain replies against the batch's shared response budget (§5.3).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use seqtun_wire::Reply;
 use seqtun_wire::drain::Budget;
 
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
 use crate::tcp::TcpSession;
 use crate::udp::UdpSession;
+use crate::watch::{Watched, wait_any};
 use crate::{NodeState, lock};
 
 /// What every op of one batch shares.
@@ -14,6 +19,11 @@ pub struct BatchCtx {
     /// The batch wrote or connected, so its waits are short (§5.3).
     pub active: bool,
     budget: Mutex<Budget>,
+    /// Some wait of this batch saw a session ready. Set once, never cleared: the waits of one
+    /// batch run concurrently, and the op that saw its session ready may drain it before a
+    /// sibling looks, so readiness alone would leave the sibling parked until its deadline.
+    woken: AtomicBool,
+    wake: Notify,
 }
 
 impl BatchCtx {
@@ -21,7 +31,30 @@ impl BatchCtx {
         Self {
             active,
             budget: Mutex::new(Budget::new(state.cfg.params.batch_budget)),
+            woken: AtomicBool::new(false),
+            wake: Notify::new(),
         }
+    }
+
+    /// Waits until a session of `set` is ready, another wait of this batch has woken, or the
+    /// deadline passes; true unless the deadline passed with nothing ready (§5.3: a poll is
+    /// woken by any session of its batch).
+    pub async fn wait_batch(&self, set: &[Watched], deadline: Instant) -> bool {
+        let woken = self.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if self.woken.load(Ordering::Acquire) {
+            return true;
+        }
+        let ready = tokio::select! {
+            ready = wait_any(set, deadline) => ready,
+            () = woken => true,
+        };
+        if ready {
+            self.woken.store(true, Ordering::Release);
+            self.wake.notify_waiters();
+        }
+        ready
     }
 }
 

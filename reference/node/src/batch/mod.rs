@@ -23,7 +23,7 @@ use self::drain::{BatchCtx, tcp_reply, udp_reply};
 use self::seq::SeqJob;
 use crate::NodeState;
 use crate::ops::{close, connect, data, sid, udp};
-use crate::watch::{Watched, add_unique, settle, wait_any};
+use crate::watch::{Watched, add_unique, settle};
 
 /// What a spawned connect-like op produced.
 enum Opened {
@@ -150,7 +150,7 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
 
     if !drains.is_empty() {
         let deadline = Instant::now() + state.cfg.params.drain_deadline(active);
-        let woke = wait_any(&watch_set, deadline).await;
+        let woke = ctx.wait_batch(&watch_set, deadline).await;
         if woke && active {
             let mine: Vec<Watched> = drains.iter().map(|(_, w, _)| w.clone()).collect();
             settle(&mine, &state.cfg.params).await;

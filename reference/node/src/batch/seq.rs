@@ -184,7 +184,7 @@ async fn idle_wait(
     }
     let deadline = Instant::now() + state.cfg.params.drain_deadline(ctx.active);
     tokio::select! {
-        _ = wait_any(batch_set, deadline) => {}
+        _ = ctx.wait_batch(batch_set, deadline) => {}
         () = preempted => {}
     }
     lock(&s.gate).unpark(seq);

@@ -341,6 +341,40 @@ async fn an_idle_seq_poll_returns_when_a_sibling_session_is_ready() {
     assert_eq!(d(&r[1]), b"ready");
 }
 
+/// The ready session's own op runs first and drains it before the idle sibling looks, so the
+/// sibling must be woken by the batch, not by what is buffered when it looks.
+#[tokio::test]
+async fn an_idle_seq_poll_is_woken_even_after_the_ready_sibling_was_drained() {
+    let n = node(|c| c.params.longpoll_deadline = LONG).await;
+    let ready = server(|mut s| async move {
+        let _ = s.write_all(b"ready").await;
+        let mut sink = [0u8; 64];
+        while matches!(s.read(&mut sink).await, Ok(k) if k > 0) {}
+    })
+    .await;
+    let a = n.connect(ready).await;
+    let b = n.connect(echo().await).await;
+    within("buffering", async {
+        while n
+            .handle
+            .state
+            .table
+            .tcp(&a)
+            .is_some_and(|s| s.buffered() < 5)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let r = within(
+        "a poll batch whose ready session comes first",
+        n.batch(json!([data(&a, 0, b""), data(&b, 0, b"")])),
+    )
+    .await;
+    assert_eq!(d(&r[0]), b"ready");
+    assert_eq!(r[1], json!({"sid":b,"eof":false,"seq":0}));
+}
+
 #[tokio::test]
 async fn an_active_seq_op_waits_for_its_own_answer_not_a_siblings() {
     let n = node(|c| c.params.active_drain_deadline = Duration::from_secs(5)).await;
