@@ -81,7 +81,13 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
         targets.push(Arc::new(t));
         infos.push(info);
     }
-    let code = run_trials(rt, &cases, &targets, &[], &http, common, &infos);
+    let mut clients = Vec::new();
+    for t in crate::builtin::client_targets(&params) {
+        let (t, info) = rt.block_on(probe_client(t, &[]));
+        clients.push(Arc::new(t));
+        infos.push(info);
+    }
+    let code = run_trials(rt, &cases, &targets, &clients, &http, common, &infos);
     rt.block_on(async {
         for n in nodes {
             for h in n.handles {

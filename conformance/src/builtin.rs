@@ -1,6 +1,9 @@
-//! The built-in targets of the main job: the reference node, pipelined and `--legacy`, run
+//! The built-in targets of the main job: the reference node (pipelined and `--legacy`) and the
+//! reference client (pipelined, through an Apps Script URL, and `--no-pipelining`), run
 //! in-process with the `fast` profile's limits so the whole suite takes seconds, not minutes.
 //! Only this module touches the reference crates, and only to start them.
+
+pub mod client;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -36,6 +39,31 @@ pub fn node_config(params: &Params, legacy: bool, diagnostic: bool) -> NodeConfi
     p.reap_interval = ms("reap_interval");
     p.single_wait_max = ms("single_wait_max");
     cfg
+}
+
+/// The built-in client targets: the reference client pipelining (reached as a node and as an
+/// Apps Script deployment) and with `--no-pipelining`.
+pub fn client_targets(params: &Params) -> Vec<crate::client::ClientTarget> {
+    use client::{ClientSetup, client_target};
+    vec![
+        client_target("seqtun-client", params, ClientSetup::default()),
+        client_target(
+            "seqtun-client-outer",
+            params,
+            ClientSetup {
+                outer: true,
+                ..ClientSetup::default()
+            },
+        ),
+        client_target(
+            "seqtun-client-legacy",
+            params,
+            ClientSetup {
+                no_pipelining: true,
+                ..ClientSetup::default()
+            },
+        ),
+    ]
 }
 
 /// A running built-in node target (with its diagnostic twin).

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use seqtun_client::ClientFaults;
+use seqtun_conform::builtin::client::{ClientSetup, client_target};
 use seqtun_conform::builtin::start_node_with;
 use seqtun_conform::case::{Case, load_dir};
 use seqtun_conform::http::Http;
@@ -93,5 +95,115 @@ fn short_reply_lists() {
             ..Faults::default()
         },
         &["node/transport/unknown-op"],
+    );
+}
+
+#[test]
+fn drains_out_of_seq_order() {
+    caught_by(
+        Faults {
+            unordered_drains: true,
+            ..Faults::default()
+        },
+        &["node/seq/downlink-follows-seq-order"],
+    );
+}
+
+#[test]
+fn no_caps_on_batched_connect_data() {
+    caught_by(
+        Faults {
+            no_caps_on_batched_connect_data: true,
+            ..Faults::default()
+        },
+        &["node/ops/connect-data-caps"],
+    );
+}
+
+#[test]
+fn close_before_data_in_one_batch() {
+    caught_by(
+        Faults {
+            close_before_data: true,
+            ..Faults::default()
+        },
+        &[
+            "node/close/data-then-close-seq",
+            "node/close/data-then-close-unseqd",
+        ],
+    );
+}
+
+/// The client-side twin of `caught_by`: each vector must fail against the reference client with
+/// `faults` and pass against a healthy one.
+fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
+    let rt = rt();
+    let all = cases();
+    let params = profile("fast").unwrap();
+    let target = |faults: ClientFaults| {
+        let mut t = client_target(
+            "client",
+            &params,
+            ClientSetup {
+                faults,
+                ..ClientSetup::default()
+            },
+        );
+        // The broken clients still claim #903, as a buggy implementation would.
+        t.features.insert("pipeline-seq".into());
+        t
+    };
+    let (broken, healthy) = (target(faults.clone()), target(ClientFaults::default()));
+    for id in ids {
+        let case = all
+            .iter()
+            .find(|c| c.id == *id)
+            .unwrap_or_else(|| panic!("no vector {id}"));
+        let bad = rt.block_on(seqtun_conform::client::run_case(case, &broken));
+        assert!(
+            matches!(bad, Outcome::Fail(_)),
+            "{id} did not catch {faults:?}: {bad:?}"
+        );
+        let good = rt.block_on(seqtun_conform::client::run_case(case, &healthy));
+        assert!(
+            matches!(good, Outcome::Pass),
+            "{id} fails on a healthy client: {good:?}"
+        );
+    }
+}
+
+#[test]
+fn client_sends_seq_without_caps() {
+    client_caught_by(
+        ClientFaults {
+            seq_without_caps: true,
+            ..ClientFaults::default()
+        },
+        &[
+            "client/pipeline/caps-absent-no-seq",
+            "client/pipeline/caps-zero-no-seq",
+        ],
+    );
+}
+
+#[test]
+fn client_writes_replies_out_of_order() {
+    client_caught_by(
+        ClientFaults {
+            unordered_delivery: true,
+            ..ClientFaults::default()
+        },
+        &["client/pipeline/reversed-replies-delivered-in-seq-order"],
+    );
+}
+
+#[test]
+fn client_ignores_a_missing_seq() {
+    client_caught_by(
+        ClientFaults {
+            ignore_missing_seq: true,
+            ..ClientFaults::default()
+        },
+        &["client/pipeline/missing-seq-disables-pipelining-for-new-sessions"],
     );
 }

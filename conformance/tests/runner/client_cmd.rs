@@ -1,0 +1,125 @@
+//! `seqtun-conform client --cmd …` against client binaries started from a command template:
+//! the reference client's real binary, and a client that answers every case with exit code 89.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `seqtun-client` binary, built if this test run has not built it yet (`cargo test -p
+/// seqtun-conform` alone does not build other packages' binaries).
+fn client_binary() -> PathBuf {
+    let conform = PathBuf::from(env!("CARGO_BIN_EXE_seqtun-conform"));
+    let bin = conform.with_file_name(format!("seqtun-client{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "seqtun-client",
+                "--bin",
+                "seqtun-client",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build seqtun-client");
+    }
+    assert!(bin.exists(), "{} is missing after the build", bin.display());
+    bin
+}
+
+fn conform(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seqtun-conform"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn report(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn count(report: &Value, grade: &str) -> usize {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["grade"] == grade)
+        .count()
+}
+
+#[test]
+fn the_reference_client_binary_passes_through_the_command_template() {
+    let bin = client_binary();
+    for (outer, ignored_id) in [
+        (false, "client/batch/outer-envelope"),
+        (true, "client/batch/inner-envelope"),
+    ] {
+        let cmd = format!(
+            "{} --relay {{relay_url}} --key {{key}} --socks {{socks}} --http {{http}} --quiet \
+             --coalesce-step-ms 25 --coalesce-max-ms 100",
+            bin.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let mut args = vec![
+            "client",
+            "--cmd",
+            &cmd,
+            "--key",
+            "client-key",
+            "--profile",
+            "fast",
+            "--report-json",
+            json.to_str().unwrap(),
+            "client/",
+        ];
+        if outer {
+            args.push("--outer");
+        }
+        let out = conform(&args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{t}");
+        assert!(t.contains("#903 (sends seq only after caps bit 0)"), "{t}");
+        let r = report(&json);
+        assert_eq!(count(&r, "fail"), 0, "{t}");
+        assert!(count(&r, "pass") >= 40, "{t}");
+        assert!(
+            t.lines()
+                .any(|l| l.contains(ignored_id) && l.contains("... ignored")),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn a_client_that_exits_89_is_unsupported_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = conform(&[
+        "client",
+        "--cmd",
+        "echo 'no {socks} here' >&2; exit 89",
+        "--key",
+        "k",
+        "--profile",
+        "fast",
+        "--report-json",
+        json.to_str().unwrap(),
+        "client/session/",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let r = report(&json);
+    assert_eq!(count(&r, "fail"), 0, "{t}");
+    assert!(count(&r, "unsupported") >= 5, "{t}");
+}
