@@ -68,7 +68,10 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
     let started = rt.block_on(async {
         let pipelined = crate::builtin::start_node("seqtun-node", &params, false).await?;
         let legacy = crate::builtin::start_node("seqtun-node-legacy", &params, true).await?;
-        Ok::<_, std::io::Error>(vec![pipelined, legacy])
+        let relayed =
+            crate::builtin::relay::start_node_behind_relay("seqtun-node-via-relay", &params)
+                .await?;
+        Ok::<_, std::io::Error>(vec![pipelined, legacy, relayed])
     });
     let nodes = match started {
         Ok(n) => n,
@@ -90,9 +93,7 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
     let code = run_trials(rt, &cases, &targets, &clients, &http, common, &infos);
     rt.block_on(async {
         for n in nodes {
-            for h in n.handles {
-                h.shutdown().await;
-            }
+            n.shutdown().await;
         }
     });
     code

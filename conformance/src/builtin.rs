@@ -4,6 +4,7 @@
 //! Only this module touches the reference crates, and only to start them.
 
 pub mod client;
+pub mod relay;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -66,10 +67,23 @@ pub fn client_targets(params: &Params) -> Vec<crate::client::ClientTarget> {
     ]
 }
 
-/// A running built-in node target (with its diagnostic twin).
+/// A running built-in node target (with its diagnostic twin, and the relay in front of it when
+/// cases go through one).
 pub struct BuiltinNode {
     pub target: NodeTarget,
     pub handles: Vec<NodeHandle>,
+    pub relays: Vec<seqtun_relay::RelayHandle>,
+}
+
+impl BuiltinNode {
+    pub async fn shutdown(self) {
+        for r in self.relays {
+            r.shutdown().await;
+        }
+        for h in self.handles {
+            h.shutdown().await;
+        }
+    }
 }
 
 /// Starts a reference node (and a diagnostic twin) on loopback.
@@ -124,5 +138,6 @@ pub async fn start_node_with(
     Ok(BuiltinNode {
         target,
         handles: vec![main, diag],
+        relays: Vec::new(),
     })
 }
