@@ -109,6 +109,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget) -> Outcome {
                     note: None,
                 };
                 failure.note = Some(run.ops_summary());
+                failure.curl = run.replay_last_batch();
                 Outcome::Fail(failure)
             };
             break;
@@ -130,6 +131,23 @@ fn fail(step: usize, what: &str, expected: &str, seen: String) -> Outcome {
 }
 
 impl Run<'_> {
+    /// A command that sends the client's last batch to a node (or relay) of the reader's choice,
+    /// so what the client sent can be tried against a real peer.
+    fn replay_last_batch(&self) -> Option<String> {
+        let inner = self.fake.state.lock().unwrap_or_else(|p| p.into_inner());
+        let last = inner.batches.last()?;
+        let body = serde_json::to_string(&last.envelope).ok()?;
+        let url = match (self.target.outer, last.single) {
+            (true, _) => "${RELAY_URL}",
+            (false, true) => "${NODE_URL}/tunnel",
+            (false, false) => "${NODE_URL}/tunnel/batch",
+        };
+        Some(format!(
+            "curl -sS -i -L -X POST \"{url}\" -H 'content-type: application/json' --data-binary '{}'",
+            body.replace('\'', "'\\''")
+        ))
+    }
+
     /// The ops the client sent so far, for failure reports.
     fn ops_summary(&self) -> String {
         let inner = self.fake.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -160,9 +160,20 @@ fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
             .find(|c| c.id == *id)
             .unwrap_or_else(|| panic!("no vector {id}"));
         let bad = rt.block_on(seqtun_conform::client::run_case(case, &broken));
+        let Outcome::Fail(failure) = &bad else {
+            panic!("{id} did not catch {faults:?}: {bad:?}");
+        };
+        // The report says what the client sent and how to replay it against a real node.
         assert!(
-            matches!(bad, Outcome::Fail(_)),
-            "{id} did not catch {faults:?}: {bad:?}"
+            failure
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("batch(es)"))
+                && failure
+                    .curl
+                    .as_deref()
+                    .is_some_and(|c| c.contains("--data-binary '{")),
+            "{failure}"
         );
         let good = rt.block_on(seqtun_conform::client::run_case(case, &healthy));
         assert!(
