@@ -24,6 +24,11 @@ pub enum Dialect {
     Pr903,
     /// Echoes `seq` without `caps` and without ordering: PR #1115 or alike.
     Pr1115Like,
+    /// Answers the probe in a combination no deployed dialect has, e.g. `caps` bit 0 without
+    /// ordering. Its cases run by what it claims: a node that advertises `caps` is held to #903,
+    /// so a broken claim fails cases instead of hiding them as ignored.
+    Inconsistent { why: String, caps: bool, echo: bool },
+    /// The probe itself failed.
     Unknown(String),
 }
 
@@ -35,6 +40,7 @@ impl Dialect {
             Dialect::Pr1115Like => {
                 "#1115-like (echoes seq but does not order it; echo is not ordering)".into()
             }
+            Dialect::Inconsistent { why, .. } => format!("inconsistent ({why})"),
             Dialect::Unknown(why) => format!("unknown ({why})"),
         }
     }
@@ -45,7 +51,9 @@ impl Dialect {
         match self {
             Dialect::Pr903 => &[PIPELINE_SEQ, SEQ_ECHO],
             Dialect::Pr1115Like => &[SEQ_ECHO],
-            Dialect::Legacy | Dialect::Unknown(_) => &[],
+            Dialect::Inconsistent { caps: true, .. } => &[PIPELINE_SEQ, SEQ_ECHO],
+            Dialect::Inconsistent { echo: true, .. } => &[SEQ_ECHO],
+            Dialect::Legacy | Dialect::Inconsistent { .. } | Dialect::Unknown(_) => &[],
         }
     }
 }
@@ -137,18 +145,17 @@ async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, String> {
     let _ = one(http, target, json!({"op":"close","sid":sid})).await;
     let echo = r0.get("seq") == Some(&json!(0)) && r1.get("seq") == Some(&json!(1));
     let ordered = early.is_empty() && sink.snapshot().0 == b"AB";
+    let odd = |why: &str| Dialect::Inconsistent {
+        why: why.into(),
+        caps,
+        echo,
+    };
     Ok(match (caps, echo, ordered) {
         (true, true, true) => Dialect::Pr903,
         (false, false, _) => Dialect::Legacy,
         (false, true, false) => Dialect::Pr1115Like,
-        (true, _, false) => {
-            Dialect::Unknown("advertises caps bit 0 but wrote seq 1 before seq 0".into())
-        }
-        (true, false, true) => {
-            Dialect::Unknown("advertises caps bit 0 and orders, but does not echo seq".into())
-        }
-        (false, true, true) => {
-            Dialect::Unknown("orders and echoes seq but does not advertise caps".into())
-        }
+        (true, _, false) => odd("advertises caps bit 0 but wrote seq 1 before seq 0"),
+        (true, false, true) => odd("advertises caps bit 0 and orders, but does not echo seq"),
+        (false, true, true) => odd("orders and echoes seq but does not advertise caps"),
     })
 }

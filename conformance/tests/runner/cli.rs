@@ -9,12 +9,17 @@ use serde_json::Value;
 
 /// A node on loopback, started the way an external node would be: not by the runner.
 fn start(legacy: bool) -> (tokio::runtime::Runtime, String) {
+    start_with(legacy, seqtun_node::Faults::default())
+}
+
+fn start_with(legacy: bool, faults: seqtun_node::Faults) -> (tokio::runtime::Runtime, String) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let cfg = node_config(&profile("fast").unwrap(), legacy, false);
+    let mut cfg = node_config(&profile("fast").unwrap(), legacy, false);
+    cfg.faults = faults;
     let h = rt
         .block_on(seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap()))
         .unwrap();
@@ -76,6 +81,37 @@ fn names_the_dialect_of_a_pipelined_and_a_legacy_node() {
 
 /// Forcing a feature the node lacks makes cases fail; the exit code says so, and every failure
 /// names the case, the section, what was expected and seen, and a replay command.
+/// A node that advertises `caps` but does not order is held to #903: its seq cases run and
+/// fail (not ignored), and the failure says that echo is not ordering.
+#[test]
+fn a_node_claiming_caps_without_ordering_is_held_to_its_claim() {
+    let (_rt, url) = start_with(
+        false,
+        seqtun_node::Faults {
+            unordered_writes: true,
+            ..seqtun_node::Faults::default()
+        },
+    );
+    let out = conform(&[
+        "node",
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "node/seq/",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("inconsistent (advertises caps bit 0 but wrote seq 1 before seq 0)"),
+        "{t}"
+    );
+    assert!(!t.contains("ignored (target lacks pipeline-seq)"), "{t}");
+    assert!(t.contains("echo is not ordering"), "{t}");
+}
+
 #[test]
 fn failures_fail_the_run_and_say_how_to_replay_them() {
     let (_rt, url) = start(true);
