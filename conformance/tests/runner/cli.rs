@@ -79,8 +79,42 @@ fn names_the_dialect_of_a_pipelined_and_a_legacy_node() {
     }
 }
 
-/// Forcing a feature the node lacks makes cases fail; the exit code says so, and every failure
-/// names the case, the section, what was expected and seen, and a replay command.
+/// `--relay-url`: the same cases in the outer dialect through a relay in front of the node.
+#[test]
+fn a_node_behind_a_relay_is_tested_through_the_relay_url() {
+    let (rt, url) = start(false);
+    let mut cfg = seqtun_relay::RelayConfig::new(url, KEY, "relay-key");
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let relay = rt.block_on(seqtun_relay::spawn(cfg)).unwrap();
+    let exec = relay.url_for("dep1");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = conform(&[
+        "node",
+        "--relay-url",
+        &exec,
+        "--key",
+        "relay-key",
+        "--profile",
+        "fast",
+        "--report-json",
+        json.to_str().unwrap(),
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("#903 (caps bit 0, seq echoed and ordered)"),
+        "{t}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    let passed = cases.iter().filter(|c| c["grade"] == "pass").count();
+    assert!(passed >= 60, "{report}");
+    assert!(cases.iter().all(|c| c["grade"] != "fail"), "{report}");
+    // The node's own HTTP surface is out of reach behind a relay: those cases are ignored.
+    assert!(t.contains("ignored (target lacks direct)"), "{t}");
+}
+
 /// A node that advertises `caps` but does not order is held to #903: its seq cases run and
 /// fail (not ignored), and the failure says that echo is not ordering.
 #[test]
@@ -112,6 +146,8 @@ fn a_node_claiming_caps_without_ordering_is_held_to_its_claim() {
     assert!(t.contains("echo is not ordering"), "{t}");
 }
 
+/// Forcing a feature the node lacks makes cases fail; the exit code says so, and every failure
+/// names the case, the section, what was expected and seen, and a replay command.
 #[test]
 fn failures_fail_the_run_and_say_how_to_replay_them() {
     let (_rt, url) = start(true);
