@@ -95,3 +95,17 @@ fn short_reply_lists() {
         &["node/transport/unknown-op"],
     );
 }
+
+#[test]
+fn no_caps_on_connect() {
+    caught_by(
+        Faults {
+            no_caps: true,
+            ..Faults::default()
+        },
+        &[
+            "node/ops/connect-caps",
+            "node/single/caps-on-single-connects",
+        ],
+    );
+}
