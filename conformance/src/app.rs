@@ -89,7 +89,7 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
             }
         }
     });
-    code
+    crate::matrix::after_builtin(rt, &params, common, code)
 }
 
 /// Probes a node's dialect and settles its features: base features as given, plus what the
