@@ -2,4 +2,5 @@
 //! `--expect`, and the proof that the vectors catch deliberately broken implementations.
 
 mod cli;
+mod matrix;
 mod mutants;
