@@ -96,7 +96,7 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
             n.shutdown().await;
         }
     });
-    code
+    crate::matrix::after_builtin(rt, &params, common, code)
 }
 
 /// Probes a node's dialect and settles its features: base features as given, plus what the

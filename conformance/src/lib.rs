@@ -3,7 +3,8 @@
 //!
 //! The runner judges raw JSON and bytes with its own matchers and never with the reference
 //! implementation's types: a suite that decoded replies with the reference's structs would only
-//! ever agree with the reference. The reference crates appear only in `builtin`, to start them.
+//! ever agree with the reference. The reference crates appear only in `builtin` and `matrix`, to
+//! start them.
 
 pub mod app;
 pub mod builtin;
@@ -14,6 +15,7 @@ pub mod expr;
 pub mod fixtures;
 pub mod http;
 pub mod matcher;
+pub mod matrix;
 pub mod node;
 pub mod params;
 pub mod report;

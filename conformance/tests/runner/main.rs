@@ -3,4 +3,5 @@
 
 mod cli;
 mod client_cmd;
+mod matrix;
 mod mutants;

@@ -218,3 +218,17 @@ fn client_ignores_a_missing_seq() {
         &["client/pipeline/missing-seq-disables-pipelining-for-new-sessions"],
     );
 }
+
+#[test]
+fn no_caps_on_connect() {
+    caught_by(
+        Faults {
+            no_caps: true,
+            ..Faults::default()
+        },
+        &[
+            "node/ops/connect-caps",
+            "node/single/caps-on-single-connects",
+        ],
+    );
+}

@@ -46,4 +46,8 @@ pub struct Faults {
     pub short_replies: bool,
     /// `close` always runs at its position, even after a same-session seq'd op.
     pub close_before_data: bool,
+    /// No reply carries `caps`, while `seq` is still echoed. With `unordered_writes` and
+    /// `unordered_drains` this stands in for a #1115-era node (§11.3), which the conformance
+    /// runner's compatibility matrix needs as a column.
+    pub no_caps: bool,
 }

@@ -38,9 +38,10 @@ impl NodeState {
         Self { cfg, table }
     }
 
-    /// The `caps` a successful connect reply carries; none in legacy mode.
+    /// The `caps` a successful connect reply carries; none in legacy mode (or with the
+    /// `no_caps` fault).
     pub fn caps(&self) -> Option<u32> {
-        (!self.cfg.legacy).then_some(CAPS_PIPELINE_SEQ)
+        (!self.cfg.legacy && !self.cfg.faults.no_caps).then_some(CAPS_PIPELINE_SEQ)
     }
 
     /// A fresh session's seq gate.

@@ -5,6 +5,7 @@ mod common;
 
 mod binary;
 mod envelope;
+mod faults;
 mod limits;
 mod ops;
 mod pipelining_prop;

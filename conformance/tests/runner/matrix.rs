@@ -1,0 +1,152 @@
+//! The compatibility matrix: the pairings PROTOCOL.md §11 predicts, a required cell that breaks
+//! failing the matrix, a hung cell ending as a timeout, and the main job printing it last.
+
+use std::process::Command;
+use std::time::Duration;
+
+use seqtun_conform::matrix::exchange::Delivery;
+use seqtun_conform::matrix::wire::Wire;
+use seqtun_conform::matrix::{
+    CELL_TIMEOUT, Matrix, NodeSide, render, run, standard_clients, standard_nodes,
+};
+use seqtun_conform::params::profile;
+use seqtun_node::Faults;
+use serde_json::Value;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn matrix(clients: &[&str], nodes: &[NodeSide], limit: Duration) -> Matrix {
+    let rows: Vec<_> = standard_clients()
+        .into_iter()
+        .filter(|c| clients.contains(&c.label.as_str()))
+        .collect();
+    assert_eq!(rows.len(), clients.len(), "unknown client label");
+    rt().block_on(run(&profile("fast").unwrap(), &rows, nodes, limit))
+}
+
+fn expect(m: &Matrix, client: &str, node: &str, wire: Wire, ok: bool) {
+    let c = m
+        .cell(client, node)
+        .unwrap_or_else(|| panic!("no cell {client} × {node}"));
+    assert_eq!(
+        (c.wire, c.delivery.is_ok()),
+        (wire, ok),
+        "{client} × {node}: {c:?}\n{}",
+        render::text(m)
+    );
+}
+
+const C903: &str = "seqtun-client (#903)";
+const CLEGACY: &str = "seqtun-client --no-pipelining";
+const C1115: &str = "#1115-like (seq, no wseq)";
+const N903: &str = "seqtun-node (#903)";
+const NLEGACY: &str = "seqtun-node --legacy";
+const NMAIN: &str = "NODE-MAIN-like node";
+
+#[test]
+fn the_standard_matrix_shows_what_each_pairing_agrees_on() {
+    let m = matrix(&[C903, CLEGACY, C1115], &standard_nodes(), CELL_TIMEOUT);
+    expect(&m, C903, N903, Wire::Pipelined, true);
+    expect(&m, C903, NLEGACY, Wire::Legacy, true);
+    // No caps: a #903 client stays legacy even though this node would echo seq.
+    expect(&m, C903, NMAIN, Wire::Legacy, true);
+    for node in [N903, NLEGACY, NMAIN] {
+        expect(&m, CLEGACY, node, Wire::Legacy, true);
+    }
+    // A #1115 client's seq is ordered by a #903 node (§11.3).
+    expect(&m, C1115, N903, Wire::Pipelined, true);
+    // A legacy node drops seq; the client notices the missing echo and closes the session.
+    expect(&m, C1115, NLEGACY, Wire::NoEcho, false);
+    // Echoed without caps; whether the bytes survive is up to timing, so only the wire counts.
+    assert_eq!(m.cell(C1115, NMAIN).unwrap().wire, Wire::EchoOnly);
+    assert!(m.broken().is_empty(), "{}", render::text(&m));
+    let text = render::text(&m);
+    assert!(!text.contains("MATRIX FAILED"), "{text}");
+    let lines: Vec<&str> = text.lines().skip_while(|l| l.is_empty()).collect();
+    assert_eq!(lines[0], render::TITLE);
+    for (i, client) in [C903, CLEGACY, C1115].iter().enumerate() {
+        assert!(lines[2 + i].starts_with(client), "{text}");
+    }
+    assert!(lines[2].contains("pipelined ok*"), "{text}");
+    assert!(lines.last().unwrap().contains("must work"), "{text}");
+}
+
+#[test]
+fn a_required_cell_that_breaks_fails_the_matrix_and_says_why() {
+    // A node that claims #903 (caps bit 0) but drops the echo: the client must give up.
+    let broken = NodeSide {
+        label: "seqtun-node without seq echo".into(),
+        legacy: false,
+        faults: Faults {
+            no_seq_echo: true,
+            ..Faults::default()
+        },
+        required: true,
+    };
+    let m = matrix(&[C903], &[broken], CELL_TIMEOUT);
+    let c = &m.cells[0];
+    assert_eq!(c.wire, Wire::NoEcho, "{c:?}");
+    assert!(matches!(c.delivery, Delivery::Failed { .. }), "{c:?}");
+    assert_eq!(m.broken().len(), 1);
+    let text = render::text(&m);
+    assert!(
+        text.lines().last().unwrap().starts_with(
+            "MATRIX FAILED: seqtun-client (#903) × seqtun-node without seq echo must work"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("no-echo FAILED* [1]"), "{text}");
+}
+
+#[test]
+fn a_cell_that_cannot_finish_in_time_is_a_timeout_not_a_hang() {
+    // Four echo rounds and 256 KiB each way, one relay round trip per op of a legacy loop,
+    // cannot fit in 20 ms.
+    let m = matrix(
+        &[CLEGACY],
+        &standard_nodes()[..1],
+        Duration::from_millis(20),
+    );
+    assert_eq!(m.cells[0].delivery, Delivery::Timeout { ms: 20 });
+    assert!(m.cells[0].broken());
+    let text = render::text(&m);
+    assert!(text.contains("TIMEOUT* [1]"), "{text}");
+    assert!(
+        text.contains(
+            "[1] seqtun-client --no-pipelining × seqtun-node (#903): no result within 20 ms"
+        ),
+        "{text}"
+    );
+}
+
+/// The main job with every case skipped still runs the matrix, prints it last and adds it to
+/// the JSON report.
+#[test]
+fn the_main_job_prints_the_matrix_last_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_seqtun-conform"))
+        .args(["--skip", "/", "--report-json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tail: Vec<&str> = stdout.lines().rev().take(12).collect();
+    assert!(tail.contains(&render::TITLE), "{stdout}");
+    assert!(tail[0].contains("must work"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cells = report["matrix"]["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 9, "{report}");
+    assert_eq!(report["matrix"]["broken"], 0);
+    assert!(report["cases"].is_array(), "the case report is still there");
+}
