@@ -79,6 +79,40 @@ fn names_the_dialect_of_a_pipelined_and_a_legacy_node() {
     }
 }
 
+/// A NODE-MAIN-like node (#1115 era: echoes `seq`, orders nothing, no `caps`) is named as such;
+/// its pipeline cases are ignored (it does not offer pipelining) and the rest pass.
+#[test]
+fn names_a_node_that_echoes_seq_without_ordering() {
+    let (_rt, url) = start_with(
+        false,
+        seqtun_node::Faults {
+            no_caps: true,
+            unordered_writes: true,
+            unordered_drains: true,
+            ..seqtun_node::Faults::default()
+        },
+    );
+    let out = conform(&[
+        "node",
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "node/seq/",
+    ]);
+    let t = text(&out);
+    assert!(
+        t.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("#1115-like (echoes seq but does not order it; echo is not ordering)"),
+        "{t}"
+    );
+    assert!(t.contains("ignored (target lacks pipeline-seq)"), "{t}");
+}
+
 /// `--relay-url`: the same cases in the outer dialect through a relay in front of the node.
 #[test]
 fn a_node_behind_a_relay_is_tested_through_the_relay_url() {
