@@ -1,7 +1,8 @@
 //! The built-in targets of the main job: the reference node (pipelined and `--legacy`) and the
 //! reference client (pipelined, through an Apps Script URL, and `--no-pipelining`), run
 //! in-process with the `fast` profile's limits so the whole suite takes seconds, not minutes.
-//! Only this module touches the reference crates, and only to start them.
+//! Only this module and the compatibility matrix (`matrix/`) touch the reference crates, and
+//! only to start them; verdicts come from raw JSON and bytes.
 
 pub mod client;
 pub mod relay;
