@@ -106,6 +106,20 @@ impl E2e {
     pub async fn open(&self, origin: SocketAddr) -> TcpStream {
         socks_connect(self.client.socks.unwrap(), origin).await
     }
+
+    /// Waits until the relay's counters stop changing with no call running, so they are final:
+    /// a session's last `close` is sent without waiting, and may still be on its way.
+    pub async fn relay_settled(&self) {
+        let mut last = self.relay.stats();
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = self.relay.stats();
+            if now == last && now.deployments.values().all(|d| d.in_flight == 0) {
+                return;
+            }
+            last = now;
+        }
+    }
 }
 
 /// A SOCKS5 `CONNECT` to an IPv4 `target` through `proxy`; panics unless it is granted.
