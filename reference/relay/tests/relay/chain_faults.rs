@@ -1,0 +1,235 @@
+//! Each relay fault hitting a live session of the whole chain (app → client → relay → node →
+//! echo origin), placed by a script on a call that carries the session's ops.
+//!
+//! The client never retries a batch (a retried write could reach the origin twice), so most
+//! faults must kill the session they hit; duplicates and held-back calls must not, because the
+//! node's seq gate absorbs them. Either way the app and the origin may only ever see a prefix of
+//! what the other side sent, the stream must end rather than hang, and the next session must
+//! work.
+
+use std::sync::Arc;
+
+use seqtun_relay::{Action, DuplicateReply, FaultPlan, Source};
+
+use crate::e2e::*;
+
+/// A ping-pong session sends this many pieces, so it needs at least this many relay calls.
+const PIECES: usize = 12;
+const PIECE: usize = 32 << 10;
+/// A streaming session pushes this much at once in ops of at most [`STREAMED_OP`] bytes, so
+/// two writes are in flight together and the stream needs dozens of calls.
+const STREAMED: usize = 768 << 10;
+const STREAMED_OP: usize = 64 << 10;
+/// The fault hits this call: the session opened at call 0 and bytes have flowed since.
+const FAULT_AT: usize = 4;
+
+/// What a fault must do to the session it hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// The stream completes: the fault is absorbed.
+    Survives,
+    /// The batch fails at the client; the session ends early.
+    FailsBatch,
+    /// The node refuses the op (duplicate seq); the session ends early.
+    NodeRefuses,
+    /// A reply comes back without `seq`: the session ends and pipelining is switched off.
+    Downgrades,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Traffic {
+    PingPong,
+    Streaming,
+}
+
+/// Runs one session with `action` on call [`FAULT_AT`], checks what the app and the origin saw,
+/// then checks that a new session carries its bytes.
+async fn fault_hits_session(legacy: bool, traffic: Traffic, action: Action, expect: Expect) {
+    let kind = action.kind();
+    let what = format!("{kind} (legacy {legacy}, {traffic:?})");
+    let mut script = vec![Action::Pass; FAULT_AT];
+    script.push(action);
+    let t = e2e(Setup {
+        legacy,
+        faults: FaultPlan {
+            source: Source::Script(script),
+            ..FaultPlan::new(7)
+        },
+        max_op_bytes: (traffic == Traffic::Streaming).then_some(STREAMED_OP),
+        ..Setup::default()
+    })
+    .await;
+    let echo = EchoOrigin::start().await;
+    let (data, seen) = match traffic {
+        Traffic::PingPong => {
+            let data = stream_bytes(1, PIECES * PIECE);
+            let seen = echo_ping_pong(t.open(echo.addr).await, &data, PIECE, &what).await;
+            (data, seen)
+        }
+        Traffic::Streaming => {
+            let data = Arc::new(stream_bytes(1, STREAMED));
+            let seen = echo_streaming(t.open(echo.addr).await, Arc::clone(&data), &what).await;
+            (Arc::unwrap_or_clone(data), seen)
+        }
+    };
+    let r = t.relay.stats();
+    assert_eq!(
+        r.fault(kind),
+        1,
+        "{what}: the fault was not injected: {r:?}"
+    );
+    let c = t.client.stats.snapshot();
+    match expect {
+        Expect::Survives => assert!(seen.complete(), "{what}: {seen:?} {c}"),
+        _ => assert!(
+            !seen.complete() && seen.got < data.len(),
+            "{what}: the session should have ended early: {seen:?} {c}"
+        ),
+    }
+    let failed = u64::from(expect == Expect::FailsBatch);
+    assert_eq!(c.failed_batches, failed, "{what}: {c}");
+    let downgraded = expect == Expect::Downgrades;
+    assert_eq!(t.client.pipelining_disabled(), downgraded, "{what}: {c}");
+    assert_eq!(c.downgrades, u64::from(downgraded), "{what}: {c}");
+
+    let after = stream_bytes(2, 2 * PIECE);
+    let again = echo_ping_pong(t.open(echo.addr).await, &after, PIECE, &what).await;
+    assert!(
+        again.complete(),
+        "{what}: the next session failed: {again:?}"
+    );
+    echo.assert_received_prefixes(&[&data, &after]);
+    let c = t.client.stats.snapshot();
+    let legacy_sessions = if legacy { 2 } else { u64::from(downgraded) };
+    assert_eq!(c.legacy_sessions, legacy_sessions, "{what}: {c}");
+}
+
+const HOLD: Action = Action::HoldBack {
+    after: 1,
+    max_ms: 300,
+};
+const DUP_FIRST: Action = Action::Duplicate {
+    reply: DuplicateReply::First,
+};
+const DUP_SECOND: Action = Action::Duplicate {
+    reply: DuplicateReply::Second,
+};
+const SERVER_ERROR: Action = Action::ServerError { status: 502 };
+const SHORT: Action = Action::ShortReply { keep: None };
+
+mod pipelined_ping_pong {
+    use super::*;
+
+    async fn run(action: Action, expect: Expect) {
+        fault_hits_session(false, Traffic::PingPong, action, expect).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drop_request() {
+        run(Action::DropRequest, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drop_reply() {
+        run(Action::DropReply, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duplicate_first_reply() {
+        run(DUP_FIRST, Expect::Survives).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duplicate_second_reply() {
+        run(DUP_SECOND, Expect::NodeRefuses).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hold_back() {
+        run(HOLD, Expect::Survives).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn decoy() {
+        run(Action::Decoy, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_error() {
+        run(SERVER_ERROR, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn short_reply() {
+        run(SHORT, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strip_unknown() {
+        run(Action::StripUnknown, Expect::Downgrades).await;
+    }
+}
+
+mod pipelined_streaming {
+    use super::*;
+
+    async fn run(action: Action, expect: Expect) {
+        fault_hits_session(false, Traffic::Streaming, action, expect).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drop_request() {
+        run(Action::DropRequest, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drop_reply() {
+        run(Action::DropReply, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duplicate_first_reply() {
+        run(DUP_FIRST, Expect::Survives).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hold_back() {
+        run(HOLD, Expect::Survives).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn short_reply() {
+        run(SHORT, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strip_unknown() {
+        run(Action::StripUnknown, Expect::Downgrades).await;
+    }
+}
+
+/// Legacy sessions have one op in flight and no seq: a duplicated request writes twice there by
+/// design (docs/PROTOCOL.md §1.6), so duplicates are not among these cases.
+mod legacy_ping_pong {
+    use super::*;
+
+    async fn run(action: Action, expect: Expect) {
+        fault_hits_session(true, Traffic::PingPong, action, expect).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drop_request() {
+        run(Action::DropRequest, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drop_reply() {
+        run(Action::DropReply, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hold_back() {
+        run(HOLD, Expect::Survives).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn decoy() {
+        run(Action::Decoy, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_error() {
+        run(SERVER_ERROR, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn short_reply() {
+        run(SHORT, Expect::FailsBatch).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strip_unknown_changes_nothing() {
+        run(Action::StripUnknown, Expect::Survives).await;
+    }
+}
