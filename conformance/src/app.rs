@@ -80,7 +80,10 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
     let mut targets = Vec::new();
     let mut infos = Vec::new();
     for n in &nodes {
-        let (t, info) = rt.block_on(probe_node(n.target.clone(), &http, &[]));
+        let (t, info) = match rt.block_on(probe_node(n.target.clone(), &http, &[])) {
+            Ok(probed) => probed,
+            Err(code) => return code,
+        };
         targets.push(Arc::new(t));
         infos.push(info);
     }
@@ -101,8 +104,17 @@ fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {
 
 /// Probes a node's dialect and settles its features: base features as given, plus what the
 /// dialect implies, minus what the user denied.
-async fn probe_node(mut t: NodeTarget, http: &Http, denied: &[String]) -> (NodeTarget, TargetInfo) {
-    let dialect = detect(&t, http).await;
+async fn probe_node(
+    mut t: NodeTarget,
+    http: &Http,
+    denied: &[String],
+) -> Result<(NodeTarget, TargetInfo), ExitCode> {
+    let dialect = detect(&t, http).await.map_err(|e| {
+        setup_error(format!(
+            "nothing answered the dialect probe: {e} (is the node running, and are --url / \
+             --relay-url and the port right?)"
+        ))
+    })?;
     for f in dialect.features() {
         t.features.insert((*f).to_string());
     }
@@ -117,7 +129,7 @@ async fn probe_node(mut t: NodeTarget, http: &Http, denied: &[String]) -> (NodeT
         features: t.features.iter().cloned().collect(),
         params: t.params.clone(),
     };
-    (t, info)
+    Ok((t, info))
 }
 
 fn run_node(rt: &tokio::runtime::Runtime, args: &NodeArgs) -> ExitCode {
@@ -173,7 +185,10 @@ fn run_node(rt: &tokio::runtime::Runtime, args: &NodeArgs) -> ExitCode {
         fixture_ip: args.fixture_addr,
     };
     let http = Http::new(Duration::from_secs(common.request_timeout));
-    let (target, info) = rt.block_on(probe_node(target, &http, &args.no_features));
+    let (target, info) = match rt.block_on(probe_node(target, &http, &args.no_features)) {
+        Ok(probed) => probed,
+        Err(code) => return code,
+    };
     run_trials(rt, &cases, &[Arc::new(target)], &[], &http, common, &[info])
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::case::{UpstreamKind, UpstreamSpec};
 use crate::fixtures::Fixtures;
-use crate::http::Http;
+use crate::http::{Http, HttpError};
 use crate::target::NodeTarget;
 use crate::vars::Vars;
 
@@ -73,31 +73,49 @@ fn url(target: &NodeTarget) -> String {
         .unwrap_or_else(|| format!("{}/tunnel/batch", target.url))
 }
 
-async fn one(http: &Http, target: &NodeTarget, op: Value) -> Result<Value, String> {
-    let ex = http
-        .post(&url(target), batch_body(target, json!([op])))
-        .await
-        .map_err(|e| e.to_string())?;
-    ex.json()
-        .and_then(|v| v.get("r").and_then(|r| r.get(0)).cloned())
-        .ok_or_else(|| {
-            format!(
-                "not a batch reply: HTTP {} {}",
-                ex.status,
-                String::from_utf8_lossy(&ex.body)
-            )
-        })
+/// Why one probe request gave no batch reply.
+enum ProbeError {
+    /// Nothing answered at all: a setup problem, not a dialect.
+    Unreachable(HttpError),
+    Odd(String),
 }
 
-/// Probes the node and names its dialect.
-pub async fn detect(target: &NodeTarget, http: &Http) -> Dialect {
-    match probe(target, http).await {
-        Ok(d) => d,
-        Err(why) => Dialect::Unknown(why),
+impl From<String> for ProbeError {
+    fn from(why: String) -> Self {
+        ProbeError::Odd(why)
     }
 }
 
-async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, String> {
+async fn one(http: &Http, target: &NodeTarget, op: Value) -> Result<Value, ProbeError> {
+    let ex = http
+        .post(&url(target), batch_body(target, json!([op])))
+        .await
+        .map_err(|e| match e {
+            HttpError::Url(..) | HttpError::Transport(..) => ProbeError::Unreachable(e),
+            other => ProbeError::Odd(other.to_string()),
+        })?;
+    ex.json()
+        .and_then(|v| v.get("r").and_then(|r| r.get(0)).cloned())
+        .ok_or_else(|| {
+            ProbeError::Odd(format!(
+                "not a batch reply: HTTP {} {}",
+                ex.status,
+                String::from_utf8_lossy(&ex.body)
+            ))
+        })
+}
+
+/// Probes the node and names its dialect; an error means nothing answered at the target's URL
+/// (a setup problem: wrong address, node not running), which no case result could explain.
+pub async fn detect(target: &NodeTarget, http: &Http) -> Result<Dialect, HttpError> {
+    match probe(target, http).await {
+        Ok(d) => Ok(d),
+        Err(ProbeError::Unreachable(e)) => Err(e),
+        Err(ProbeError::Odd(why)) => Ok(Dialect::Unknown(why)),
+    }
+}
+
+async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> {
     let mut fixtures = Fixtures::default();
     let mut vars = Vars::default();
     let spec = UpstreamSpec {

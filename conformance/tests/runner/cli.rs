@@ -312,4 +312,15 @@ fn setup_errors_name_the_fix() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("node-903"), "{}", text(&out));
+    // Nothing listens there: a setup error before any case runs, not 60 failed cases.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for url in [url.as_str(), "http://"] {
+        let out = conform(&["node", "--url", url, "--key", KEY]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("nothing answered the dialect probe"), "{t}");
+        assert!(!t.contains("test result"), "{t}");
+    }
 }
