@@ -1,11 +1,11 @@
 //! `seqtun-conform node --url …` against nodes started outside the runner.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::support::{conform, count, report, text};
 use seqtun_conform::builtin::{KEY, node_config};
 use seqtun_conform::params::profile;
-use serde_json::Value;
 
 /// A node on loopback, started the way an external node would be: not by the runner.
 fn start(legacy: bool) -> (tokio::runtime::Runtime, String) {
@@ -28,18 +28,15 @@ fn start_with(legacy: bool, faults: seqtun_node::Faults) -> (tokio::runtime::Run
     (rt, url)
 }
 
-fn conform(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seqtun-conform"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+/// `seqtun-conform node` against `url` with the reference key and the `fast` profile, plus
+/// `extra`.
+fn node_run(url: &str, extra: &[&str]) -> Output {
+    conform(
+        &[
+            &["node", "--url", url, "--key", KEY, "--profile", "fast"],
+            extra,
+        ]
+        .concat(),
     )
 }
 
@@ -53,27 +50,22 @@ fn names_the_dialect_of_a_pipelined_and_a_legacy_node() {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("r.json");
         let junit = dir.path().join("r.xml");
-        let out = conform(&[
-            "node",
-            "--url",
+        let out = node_run(
             &url,
-            "--key",
-            KEY,
-            "--profile",
-            "fast",
-            "--report-json",
-            json.to_str().unwrap(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ]);
+            &[
+                "--report-json",
+                json.to_str().unwrap(),
+                "--junit",
+                junit.to_str().unwrap(),
+            ],
+        );
         let t = text(&out);
         assert!(out.status.success(), "{t}");
         assert!(t.lines().next().unwrap_or_default().contains(want), "{t}");
-        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        assert_eq!(report["targets"][0]["dialect"], want);
-        let cases = report["cases"].as_array().unwrap();
-        assert!(!cases.is_empty());
-        assert!(cases.iter().all(|c| c["grade"] != "fail"), "{report}");
+        let r = report(&json);
+        assert_eq!(r["targets"][0]["dialect"], want);
+        assert!(count(&r, "pass") > 0, "{r}");
+        assert_eq!(count(&r, "fail"), 0, "{r}");
         let xml = std::fs::read_to_string(&junit).unwrap();
         assert!(xml.contains("<testsuite") && xml.contains(&url), "{xml}");
     }
@@ -92,16 +84,7 @@ fn names_a_node_that_echoes_seq_without_ordering() {
             ..seqtun_node::Faults::default()
         },
     );
-    let out = conform(&[
-        "node",
-        "--url",
-        &url,
-        "--key",
-        KEY,
-        "--profile",
-        "fast",
-        "node/seq/",
-    ]);
+    let out = node_run(&url, &["node/seq/"]);
     let t = text(&out);
     assert!(
         t.lines()
@@ -140,11 +123,9 @@ fn a_node_behind_a_relay_is_tested_through_the_relay_url() {
         t.contains("#903 (caps bit 0, seq echoed and ordered)"),
         "{t}"
     );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let cases = report["cases"].as_array().unwrap();
-    let passed = cases.iter().filter(|c| c["grade"] == "pass").count();
-    assert!(passed >= 60, "{report}");
-    assert!(cases.iter().all(|c| c["grade"] != "fail"), "{report}");
+    let r = report(&json);
+    assert!(count(&r, "pass") >= 60, "{r}");
+    assert_eq!(count(&r, "fail"), 0, "{r}");
     // The node's own HTTP surface is out of reach behind a relay: those cases are ignored.
     assert!(t.contains("ignored (target lacks direct)"), "{t}");
 }
@@ -160,16 +141,7 @@ fn a_node_claiming_caps_without_ordering_is_held_to_its_claim() {
             ..seqtun_node::Faults::default()
         },
     );
-    let out = conform(&[
-        "node",
-        "--url",
-        &url,
-        "--key",
-        KEY,
-        "--profile",
-        "fast",
-        "node/seq/",
-    ]);
+    let out = node_run(&url, &["node/seq/"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
@@ -185,17 +157,7 @@ fn a_node_claiming_caps_without_ordering_is_held_to_its_claim() {
 #[test]
 fn failures_fail_the_run_and_say_how_to_replay_them() {
     let (_rt, url) = start(true);
-    let out = conform(&[
-        "node",
-        "--url",
-        &url,
-        "--key",
-        KEY,
-        "--profile",
-        "fast",
-        "--feature",
-        "pipeline-seq",
-    ]);
+    let out = node_run(&url, &["--feature", "pipeline-seq"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("[§7.4 node/seq/hold-later-seq]"), "{t}");
@@ -216,21 +178,17 @@ fn expect_files_turn_known_failures_into_a_pass_and_catch_surprises() {
     };
     // Learn which cases fail when pipelining is forced on a legacy node.
     let json = dir.path().join("r.json");
-    conform(&[
-        "node",
-        "--url",
+    node_run(
         &url,
-        "--key",
-        KEY,
-        "--profile",
-        "fast",
-        "--feature",
-        "pipeline-seq",
-        "--report-json",
-        json.to_str().unwrap(),
-    ]);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let failing: Vec<&str> = report["cases"]
+        &[
+            "--feature",
+            "pipeline-seq",
+            "--report-json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let r = report(&json);
+    let failing: Vec<&str> = r["cases"]
         .as_array()
         .unwrap()
         .iter()
@@ -243,19 +201,12 @@ fn expect_files_turn_known_failures_into_a_pass_and_catch_surprises() {
         .map(|n| format!("{n:?}: {{\"result\":\"fail\",\"reason\":\"legacy node\"}}"))
         .collect();
     let known = write("known.json", &format!("{{{}}}", entries.join(",")));
-    let base = [
-        "node",
-        "--url",
-        &url,
-        "--key",
-        KEY,
-        "--profile",
-        "fast",
-        "--feature",
-        "pipeline-seq",
-        "--expect",
-    ];
-    let run = |p: &Path| conform(&[&base[..], &[p.to_str().unwrap()]].concat());
+    let run = |p: &Path| {
+        node_run(
+            &url,
+            &["--feature", "pipeline-seq", "--expect", p.to_str().unwrap()],
+        )
+    };
     let out = run(&known);
     assert!(out.status.success(), "{}", text(&out));
     // The other direction: a case expected to fail that passes is a surprise too.
@@ -281,17 +232,7 @@ fn list_and_filters_behave_like_cargo_test() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("node/seq/hold-later-seq: test"), "{t}");
-    let out = conform(&[
-        "node",
-        "--url",
-        &url,
-        "--key",
-        KEY,
-        "--profile",
-        "fast",
-        "--exact",
-        "node/transport/health",
-    ]);
+    let out = node_run(&url, &["--exact", "node/transport/health"]);
     let t = text(&out);
     assert!(t.contains("running 1 test"), "{t}");
 }

@@ -2,9 +2,9 @@
 //! the reference client's real binary, and a client that answers every case with exit code 89.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use serde_json::Value;
+use crate::support::{conform, count, report, text};
 
 /// The `seqtun-client` binary, built if this test run has not built it yet (`cargo test -p
 /// seqtun-conform` alone does not build other packages' binaries).
@@ -27,34 +27,6 @@ fn client_binary() -> PathBuf {
     }
     assert!(bin.exists(), "{} is missing after the build", bin.display());
     bin
-}
-
-fn conform(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seqtun-conform"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn report(path: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn count(report: &Value, grade: &str) -> usize {
-    report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["grade"] == grade)
-        .count()
 }
 
 #[test]

@@ -5,3 +5,4 @@ mod cli;
 mod client_cmd;
 mod matrix;
 mod mutants;
+mod support;

@@ -1,7 +1,6 @@
 //! The compatibility matrix: the pairings PROTOCOL.md §11 predicts, a required cell that breaks
 //! failing the matrix, a hung cell ending as a timeout, and the main job printing it last.
 
-use std::process::Command;
 use std::time::Duration;
 
 use seqtun_conform::matrix::exchange::Delivery;
@@ -11,7 +10,8 @@ use seqtun_conform::matrix::{
 };
 use seqtun_conform::params::profile;
 use seqtun_node::Faults;
-use serde_json::Value;
+
+use crate::support::{conform, report, text};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -131,20 +131,13 @@ fn a_cell_that_cannot_finish_in_time_is_a_timeout_not_a_hang() {
 fn the_main_job_prints_the_matrix_last_and_reports_it() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_seqtun-conform"))
-        .args(["--skip", "/", "--report-json", json.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = conform(&["--skip", "/", "--report-json", json.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let tail: Vec<&str> = stdout.lines().rev().take(12).collect();
     assert!(tail.contains(&render::TITLE), "{stdout}");
     assert!(tail[0].contains("must work"), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = report(&json);
     let cells = report["matrix"]["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 9, "{report}");
     assert_eq!(report["matrix"]["broken"], 0);

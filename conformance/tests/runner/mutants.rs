@@ -17,6 +17,12 @@ fn cases() -> Vec<Case> {
     load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")).unwrap()
 }
 
+fn find<'a>(all: &'a [Case], id: &str) -> &'a Case {
+    all.iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no vector {id}"))
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -48,10 +54,7 @@ fn caught_by(faults: Faults, ids: &[&str]) {
         Arc::new(healthy.target.clone()),
     );
     for id in ids {
-        let case = all
-            .iter()
-            .find(|c| c.id == *id)
-            .unwrap_or_else(|| panic!("no vector {id}"));
+        let case = find(&all, id);
         let bad = rt.block_on(seqtun_conform::node::run_case(case, &broken_t, &http));
         assert!(
             matches!(bad, Outcome::Fail(_)),
@@ -155,10 +158,7 @@ fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
     };
     let (broken, healthy) = (target(faults.clone()), target(ClientFaults::default()));
     for id in ids {
-        let case = all
-            .iter()
-            .find(|c| c.id == *id)
-            .unwrap_or_else(|| panic!("no vector {id}"));
+        let case = find(&all, id);
         let bad = rt.block_on(seqtun_conform::client::run_case(case, &broken));
         let Outcome::Fail(failure) = &bad else {
             panic!("{id} did not catch {faults:?}: {bad:?}");
