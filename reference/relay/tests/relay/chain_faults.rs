@@ -117,81 +117,47 @@ const DUP_SECOND: Action = Action::Duplicate {
 const SERVER_ERROR: Action = Action::ServerError { status: 502 };
 const SHORT: Action = Action::ShortReply { keep: None };
 
+/// One test per `name: action => expect`, each running [`fault_hits_session`] with the
+/// module's node mode and traffic.
+macro_rules! fault_cases {
+    ($legacy:expr, $traffic:expr; $($name:ident: $action:expr => $expect:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                fault_hits_session($legacy, $traffic, $action, Expect::$expect).await;
+            }
+        )*
+    };
+}
+
 mod pipelined_ping_pong {
     use super::*;
 
-    async fn run(action: Action, expect: Expect) {
-        fault_hits_session(false, Traffic::PingPong, action, expect).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn drop_request() {
-        run(Action::DropRequest, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn drop_reply() {
-        run(Action::DropReply, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn duplicate_first_reply() {
-        run(DUP_FIRST, Expect::Survives).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn duplicate_second_reply() {
-        run(DUP_SECOND, Expect::NodeRefuses).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hold_back() {
-        run(HOLD, Expect::Survives).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn decoy() {
-        run(Action::Decoy, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn server_error() {
-        run(SERVER_ERROR, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn short_reply() {
-        run(SHORT, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn strip_unknown() {
-        run(Action::StripUnknown, Expect::Downgrades).await;
+    fault_cases! {
+        false, Traffic::PingPong;
+        drop_request: Action::DropRequest => FailsBatch,
+        drop_reply: Action::DropReply => FailsBatch,
+        duplicate_first_reply: DUP_FIRST => Survives,
+        duplicate_second_reply: DUP_SECOND => NodeRefuses,
+        hold_back: HOLD => Survives,
+        decoy: Action::Decoy => FailsBatch,
+        server_error: SERVER_ERROR => FailsBatch,
+        short_reply: SHORT => FailsBatch,
+        strip_unknown: Action::StripUnknown => Downgrades,
     }
 }
 
 mod pipelined_streaming {
     use super::*;
 
-    async fn run(action: Action, expect: Expect) {
-        fault_hits_session(false, Traffic::Streaming, action, expect).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn drop_request() {
-        run(Action::DropRequest, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn drop_reply() {
-        run(Action::DropReply, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn duplicate_first_reply() {
-        run(DUP_FIRST, Expect::Survives).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hold_back() {
-        run(HOLD, Expect::Survives).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn short_reply() {
-        run(SHORT, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn strip_unknown() {
-        run(Action::StripUnknown, Expect::Downgrades).await;
+    fault_cases! {
+        false, Traffic::Streaming;
+        drop_request: Action::DropRequest => FailsBatch,
+        drop_reply: Action::DropReply => FailsBatch,
+        duplicate_first_reply: DUP_FIRST => Survives,
+        hold_back: HOLD => Survives,
+        short_reply: SHORT => FailsBatch,
+        strip_unknown: Action::StripUnknown => Downgrades,
     }
 }
 
@@ -200,36 +166,14 @@ mod pipelined_streaming {
 mod legacy_ping_pong {
     use super::*;
 
-    async fn run(action: Action, expect: Expect) {
-        fault_hits_session(true, Traffic::PingPong, action, expect).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn drop_request() {
-        run(Action::DropRequest, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn drop_reply() {
-        run(Action::DropReply, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hold_back() {
-        run(HOLD, Expect::Survives).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn decoy() {
-        run(Action::Decoy, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn server_error() {
-        run(SERVER_ERROR, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn short_reply() {
-        run(SHORT, Expect::FailsBatch).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn strip_unknown_changes_nothing() {
-        run(Action::StripUnknown, Expect::Survives).await;
+    fault_cases! {
+        true, Traffic::PingPong;
+        drop_request: Action::DropRequest => FailsBatch,
+        drop_reply: Action::DropReply => FailsBatch,
+        hold_back: HOLD => Survives,
+        decoy: Action::Decoy => FailsBatch,
+        server_error: SERVER_ERROR => FailsBatch,
+        short_reply: SHORT => FailsBatch,
+        strip_unknown_changes_nothing: Action::StripUnknown => Survives,
     }
 }
