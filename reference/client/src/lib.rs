@@ -84,7 +84,12 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
         })
         .collect();
     let stats = Arc::new(Stats::default());
-    let relays = mux::Relays::new(cfg.params.clone(), transports, Arc::clone(&stats));
+    let relays = mux::Relays::new(
+        cfg.params.clone(),
+        cfg.faults.clone(),
+        transports,
+        Arc::clone(&stats),
+    );
     let mut tasks = Vec::new();
     let (mux, mux_task) = mux::start(relays);
     tasks.push(mux_task);

@@ -1,5 +1,5 @@
 //! The multiplexer: every session hands its ops to one task that coalesces them into batches
-//! (§6.3), picks a relay for each (§6.4) and routes each reply back by its index (§3.1).
+//! (§6.3), picks a relay for each (§6.4) and routes each reply back to its op (§3.1).
 //!
 //! The decisions (when to fire, which relay, which reply belongs to which op) come from
 //! `seqtun-wire`; this task only owns the clock, the channel and the spawned round trips. A
@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use seqtun_wire::BatchOp;
-use seqtun_wire::client::replies::{OpFailure, OpResult, fail_all, split};
+use seqtun_wire::client::replies::{Expect, OpFailure, OpResult, fail_all, split};
 use seqtun_wire::client::timeouts::batch_timeout;
-use seqtun_wire::client::{Batch, Batcher, ClientParams, OpToken, RelayPool};
+use seqtun_wire::client::{Batch, Batcher, ClientFaults, ClientParams, OpToken, RelayPool};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::stats::{Stats, add};
@@ -78,6 +78,8 @@ impl MuxHandle {
 /// What the batch tasks share.
 pub struct Relays {
     pub params: ClientParams,
+    /// Deliberate faults (the conformance mutant check); only reply matching reads them here.
+    pub faults: ClientFaults,
     pub transports: Vec<Arc<Transport>>,
     pool: Mutex<RelayPool>,
     freed: Notify,
@@ -87,12 +89,14 @@ pub struct Relays {
 impl Relays {
     pub fn new(
         params: ClientParams,
+        faults: ClientFaults,
         transports: Vec<Arc<Transport>>,
         stats: Arc<Stats>,
     ) -> Arc<Self> {
         let pool = RelayPool::new(transports.len(), &params);
         Arc::new(Self {
             params,
+            faults,
             transports,
             pool: Mutex::new(pool),
             freed: Notify::new(),
@@ -169,6 +173,8 @@ async fn send(relays: Arc<Relays>, batch: Batch<Route>) {
     let count = batch.len();
     let timeout = batch_timeout(relays.params.request_timeout, batch.carries_seq());
     let Batch { ops, tags } = batch;
+    // What each reply must match, taken before the ops are serialised away.
+    let expect: Vec<Expect> = ops.iter().map(Expect::of).collect();
     let i = relays.acquire().await;
     let transport = Arc::clone(&relays.transports[i]);
     let body = transport.body(ops);
@@ -176,11 +182,13 @@ async fn send(relays: Arc<Relays>, batch: Batch<Route>) {
     let outcome = tokio::time::timeout(timeout, transport.send(body)).await;
     let (results, ok) = match outcome {
         Ok(Ok(resp)) => {
-            let ok = resp.e.is_none() && resp.r.len() >= count;
-            if !ok {
-                tracing::warn!(relay = %transport.spec.url, replies = resp.r.len(), ops = count, error = ?resp.e, "batch answered incompletely");
+            let (replies, relay_error) = (resp.r.len(), resp.e.clone());
+            let split = split(resp, &expect, &relays.faults);
+            if !split.clean {
+                let first = split.results.iter().find_map(|r| r.as_ref().err());
+                tracing::warn!(relay = %transport.spec.url, replies, ops = count, error = ?relay_error, failure = ?first.map(ToString::to_string), "batch answered incompletely or with replies that are not its ops'; the ops concerned fail");
             }
-            (split(resp, count), ok)
+            (split.results, split.clean)
         }
         Ok(Err(e)) => {
             tracing::warn!("batch failed: {e}");

@@ -11,11 +11,17 @@ pub struct ClientFaults {
     /// Accepts a pipelined reply without `seq` and carries on, instead of closing the session
     /// and disabling pipelining (§7.8).
     pub ignore_missing_seq: bool,
+    /// Maps `r[i]` to op `i` by position only, as deployed clients do: accepts an `r` longer
+    /// than the ops and never compares a reply's `sid` or `seq` with its op's (§3.1).
+    pub positional_replies: bool,
 }
 
 impl ClientFaults {
     /// True when any fault is set.
     pub fn any(&self) -> bool {
-        self.seq_without_caps || self.unordered_delivery || self.ignore_missing_seq
+        self.seq_without_caps
+            || self.unordered_delivery
+            || self.ignore_missing_seq
+            || self.positional_replies
     }
 }

@@ -72,7 +72,7 @@ pub fn connect_data_unsupported(result: &OpResult) -> bool {
         Ok(reply) if reply.is_unsupported() => return true,
         Ok(reply) => reply.e.as_deref().unwrap_or_default(),
         Err(OpFailure::Batch(text)) => text.as_str(),
-        Err(OpFailure::Missing { .. }) => return false,
+        Err(_) => return false,
     };
     (text.contains("unknown op") || text.contains("unknown tunnel op"))
         && text.contains("connect_data")
