@@ -201,6 +201,26 @@ pub struct ReplySpec {
     /// Copy the op's `seq` into the reply (when it had one and `with` does not set it).
     #[serde(default)]
     pub echo_seq: bool,
+    /// An entry the batch holding the op gets besides one per op, as a hop that rewrites `r`
+    /// would add it (§3.1).
+    #[serde(default)]
+    pub extra: Option<ExtraEntry>,
+}
+
+/// One entry added to a batch's `r`, at its start or its end.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraEntry {
+    pub at: ExtraAt,
+    pub entry: Value,
+}
+
+/// Where an [`ExtraEntry`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtraAt {
+    Start,
+    End,
 }
 
 /// Answers the whole batch holding op `to` at once, however the case needs: an explicit `r`

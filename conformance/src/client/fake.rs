@@ -1,6 +1,6 @@
 //! The node (or relay) a client under test talks to, played by the runner: it records every
 //! op the client sends and holds each batch until the case says how to answer it, so a case can
-//! reorder, delay, shorten or mangle replies exactly.
+//! reorder, delay, shorten, lengthen or mangle replies exactly.
 //!
 //! It accepts the inner dialect (`POST …/tunnel/batch`, `POST …/tunnel`) and the outer one
 //! (`POST /macros/s/<id>/exec`, batch or single op), plain or gzip, and serves the one-time
@@ -22,7 +22,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::case::RespondSpec;
+use crate::case::{ExtraAt, RespondSpec};
 use crate::http::gzip;
 
 /// How long a held batch waits for the case before the fake node gives up on it.
@@ -47,6 +47,9 @@ pub struct BatchRec {
     pub ops: Vec<usize>,
     /// A single-op request: the reply is the bare reply object, not `{"r":[...]}`.
     pub single: bool,
+    /// Entries `r` gets before and after the one per op (a hop rewriting `r`, §3.1).
+    extra_start: Vec<Value>,
+    extra_end: Vec<Value>,
     responder: Option<oneshot::Sender<Response<Full<Bytes>>>>,
 }
 
@@ -123,6 +126,17 @@ impl FakeNode {
         inner.ops[op].reply = Some(reply);
         let batch = inner.ops[op].batch;
         complete_if_ready(&mut inner, batch);
+    }
+
+    /// Adds an entry to the `r` of the batch holding `op`, answered when that batch is.
+    pub fn extra(&self, op: usize, at: ExtraAt, entry: Value) {
+        let mut inner = lock(&self.state);
+        let batch = inner.ops[op].batch;
+        let rec = &mut inner.batches[batch];
+        match at {
+            ExtraAt::Start => rec.extra_start.push(entry),
+            ExtraAt::End => rec.extra_end.push(entry),
+        }
     }
 
     /// Answers a whole batch as `spec` says; `r` is the reply list (already substituted).
@@ -224,17 +238,21 @@ fn envelope_body(single: bool, r: Vec<Value>) -> String {
     }
 }
 
-/// Replies of a batch with `close` ops answered automatically.
+/// Replies of a batch with `close` ops answered automatically, and the extra entries a case
+/// added.
 fn filled_replies(inner: &Inner, batch: usize) -> Vec<Value> {
-    inner.batches[batch]
-        .ops
+    let rec = &inner.batches[batch];
+    let own = rec.ops.iter().map(|&i| {
+        let op = &inner.ops[i];
+        op.reply
+            .clone()
+            .unwrap_or_else(|| auto_reply(&op.op).unwrap_or(Value::Null))
+    });
+    rec.extra_start
         .iter()
-        .map(|&i| {
-            let rec = &inner.ops[i];
-            rec.reply
-                .clone()
-                .unwrap_or_else(|| auto_reply(&rec.op).unwrap_or(Value::Null))
-        })
+        .cloned()
+        .chain(own)
+        .chain(rec.extra_end.iter().cloned())
         .collect()
 }
 
@@ -341,6 +359,8 @@ async fn handle(
             envelope,
             ops: ids,
             single,
+            extra_start: Vec::new(),
+            extra_end: Vec::new(),
             responder: Some(tx),
         });
         complete_if_ready(&mut inner, batch);

@@ -184,6 +184,13 @@ impl Run<'_> {
                         obj.entry("seq").or_insert(seq);
                     }
                 }
+                if let Some(extra) = &s.extra {
+                    let entry = self
+                        .vars
+                        .substitute(&extra.entry)
+                        .map_err(|e| StepFail::new("reply extra", "bound names", e.to_string()))?;
+                    self.fake.extra(idx, extra.at, entry);
+                }
                 self.fake.reply(idx, reply);
                 Ok(())
             }

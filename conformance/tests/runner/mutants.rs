@@ -219,6 +219,24 @@ fn client_ignores_a_missing_seq() {
     );
 }
 
+/// The deployed rule that delivered one user's downloads to another's apps: `r[i]` goes to op
+/// `i` whatever its sid, and a longer `r` is a good batch (§3.1).
+#[test]
+fn client_maps_replies_by_position_only() {
+    client_caught_by(
+        ClientFaults {
+            positional_replies: true,
+            ..ClientFaults::default()
+        },
+        &[
+            "client/batch/extra-leading-entry-fails-the-batch",
+            "client/batch/extra-trailing-entry-fails-the-batch",
+            "client/batch/swapped-entries-with-equal-seqs-fail-both-sessions",
+            "client/batch/foreign-sid-fails-the-session",
+        ],
+    );
+}
+
 #[test]
 fn no_caps_on_connect() {
     caught_by(
