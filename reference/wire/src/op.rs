@@ -65,6 +65,14 @@ impl BatchOp {
         }
     }
 
+    /// True for `connect`, `connect_data` and `udp_open`: the ops whose reply brings a new sid.
+    pub fn opens_session(&self) -> bool {
+        matches!(
+            self.kind(),
+            OpKind::Connect | OpKind::ConnectData | OpKind::UdpOpen
+        )
+    }
+
     /// True when `d` is present and non-empty (an uplink write, §5.3).
     pub fn has_payload(&self) -> bool {
         self.d.as_deref().is_some_and(|d| !d.is_empty())

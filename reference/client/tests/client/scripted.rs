@@ -330,22 +330,46 @@ async fn node_errors_map_to_socks_codes_and_http_statuses() {
     assert_eq!(app.await.unwrap(), 0x01);
 }
 
+/// Opens never share a batch: two open replies swapped would be indistinguishable (§3.1).
+/// Two sessions' polls do, and a reply list one entry short fails both: which of them the
+/// entry answers cannot be known.
 #[tokio::test]
-async fn a_short_reply_list_fails_every_op_of_its_batch() {
+async fn opens_travel_alone_and_a_short_reply_list_fails_every_op() {
     let (mut node, c) = setup(|cfg| {
         cfg.params.coalesce_step = Duration::from_millis(200);
         cfg.params.coalesce_max = Duration::from_millis(400);
     })
     .await;
     let proxy = c.socks.unwrap();
-    let a = tokio::spawn(async move { socks(proxy, "a.test", 443).await.0 });
-    let b = tokio::spawn(async move { socks(proxy, "b.test", 443).await.0 });
-    let asked = node.next().await;
-    let ops = asked.ops();
-    assert_eq!(ops.len(), 2, "both connects coalesced: {ops:?}");
-    // Which of the two the one entry answers cannot be known (§3.1): neither may use it.
-    asked.reply(vec![connected("only", None)]);
-    assert_eq!((a.await.unwrap(), b.await.unwrap()), (0x01, 0x01));
+    let a = tokio::spawn(async move { socks(proxy, "a.test", 443).await });
+    let b = tokio::spawn(async move { socks(proxy, "b.test", 443).await });
+    let mut opened = 0;
+    let asked = loop {
+        let asked = node.next().await;
+        let ops = asked.ops();
+        if ops.iter().filter(|op| op["op"] == "data").count() == 2 {
+            break asked;
+        }
+        let opens = ops.iter().filter(|op| op["op"] == "connect").count();
+        assert!(opens <= 1, "one open per batch: {ops:?}");
+        opened += opens;
+        let r = ops
+            .iter()
+            .map(|op| match op["host"].as_str() {
+                Some(host) => connected(&format!("s-{host}"), None),
+                None => drained(op["sid"].as_str().unwrap(), b"", None),
+            })
+            .collect();
+        asked.reply(r);
+    };
+    assert_eq!(opened, 2);
+    let ((code_a, mut a), (code_b, mut b)) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!((code_a, code_b), (0, 0));
+    let first = asked.ops()[0]["sid"].as_str().unwrap().to_owned();
+    asked.reply(vec![drained(&first, b"whose?", None)]);
+    assert_eq!(read_to_eof(&mut a).await, b"");
+    assert_eq!(read_to_eof(&mut b).await, b"");
+    assert_eq!(c.stats.snapshot().failed_batches, 1);
 }
 
 #[tokio::test]

@@ -8,12 +8,21 @@
 //! a batch: they need no reply, and after the data ops they can never overtake a same-session
 //! write inside the node (§7.6). A batch of nothing but closes waits the full `coalesce_max`
 //! for company.
+//!
+//! A batch carries at most [`MAX_OPENS_PER_BATCH`] open (`connect`, `connect_data`,
+//! `udp_open`): an open's reply brings a sid the client has never seen, so nothing shows which
+//! open it answers, and a hop that swapped two of them would give each app the other's
+//! connection (§3.1, §6.3). A second open fires the batch at once and starts the next.
 
 use std::time::{Duration, Instant};
 
 use crate::op::{BatchOp, OpKind};
 
 use super::params::ClientParams;
+
+/// Opens per batch. Not a tuning knob: with two, a relay that swaps their replies crosses the
+/// two apps' connections, and the client cannot tell (§3.1).
+pub const MAX_OPENS_PER_BATCH: usize = 1;
 
 /// A batch ready to send; `tags[i]` belongs to `ops[i]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +56,7 @@ pub struct Batcher<T> {
     ops: Vec<(BatchOp, T)>,
     closes: Vec<(BatchOp, T)>,
     b64: usize,
+    opens: usize,
     first_at: Option<Instant>,
     last_data_at: Option<Instant>,
 }
@@ -61,6 +71,7 @@ impl<T> Batcher<T> {
             ops: Vec::new(),
             closes: Vec::new(),
             b64: 0,
+            opens: 0,
             first_at: None,
             last_data_at: None,
         }
@@ -80,11 +91,17 @@ impl<T> Batcher<T> {
     pub fn push(&mut self, op: BatchOp, tag: T, now: Instant) -> Vec<Batch<T>> {
         let mut ready = Vec::new();
         let cost = op.d.as_ref().map_or(0, String::len);
-        if !self.is_empty() && (self.len() >= self.max_ops || self.b64 + cost > self.max_b64) {
+        let open = usize::from(op.opens_session());
+        if !self.is_empty()
+            && (self.len() >= self.max_ops
+                || self.b64 + cost > self.max_b64
+                || self.opens + open > MAX_OPENS_PER_BATCH)
+        {
             ready.extend(self.take());
         }
         self.first_at.get_or_insert(now);
         self.b64 += cost;
+        self.opens += open;
         if op.kind() == OpKind::Close {
             self.closes.push((op, tag));
         } else {
@@ -123,6 +140,7 @@ impl<T> Batcher<T> {
         self.first_at = None;
         self.last_data_at = None;
         self.b64 = 0;
+        self.opens = 0;
         let (mut ops, mut tags): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.ops).into_iter().unzip();
         let (close_ops, close_tags): (Vec<_>, Vec<_>) =
@@ -227,6 +245,30 @@ mod tests {
     }
 
     #[test]
+    fn a_second_open_fires_the_batch_holding_the_first() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(&params());
+        assert!(b.push(BatchOp::connect("a", 80), 0, t0).is_empty());
+        assert!(b.push(data(1), 1, t0).is_empty(), "data may share it");
+        assert!(b.push(BatchOp::close("x"), 2, t0).is_empty());
+        for (i, second) in [
+            BatchOp::connect_data("b", 443, b"hi"),
+            BatchOp::udp_open("c", 53, b"q"),
+            BatchOp::connect("d", 80),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ready = b.push(second, 3 + i, t0);
+            assert_eq!(ready.len(), 1, "open #{i}");
+            assert_eq!(ready[0].ops.iter().filter(|o| o.opens_session()).count(), 1);
+            assert_eq!(b.len(), 1, "the second open starts the next batch");
+        }
+        let ready = b.take().unwrap();
+        assert_eq!(ready.tags, vec![5]);
+    }
+
+    #[test]
     fn carries_seq() {
         let mut b = Batcher::new(&params());
         b.push(BatchOp::data("s", b"", Some(0)), (), Instant::now());
@@ -236,7 +278,7 @@ mod tests {
     proptest! {
         #[test]
         fn no_batch_breaks_a_limit_and_no_op_is_lost(
-            sizes in proptest::collection::vec(0usize..4000, 1..200),
+            sizes in proptest::collection::vec((0usize..4000, any::<bool>()), 1..200),
             max_ops in 1usize..60,
             max_b64 in 1usize..20_000,
         ) {
@@ -246,8 +288,9 @@ mod tests {
             p.max_batch_payload_b64 = max_b64;
             let mut b = Batcher::new(&p);
             let mut out = Vec::new();
-            for (i, n) in sizes.iter().enumerate() {
-                out.extend(b.push(data(*n), i, t0));
+            for (i, (n, open)) in sizes.iter().enumerate() {
+                let op = if *open { BatchOp::connect_data("h", 443, &vec![7u8; *n]) } else { data(*n) };
+                out.extend(b.push(op, i, t0));
             }
             out.extend(b.take());
             let mut seen = Vec::new();
@@ -256,6 +299,7 @@ mod tests {
                 prop_assert!(batch.len() <= max_ops);
                 let b64: usize = batch.ops.iter().map(|o| o.d.as_ref().map_or(0, String::len)).sum();
                 prop_assert!(batch.len() == 1 || b64 <= max_b64);
+                prop_assert!(batch.ops.iter().filter(|o| o.opens_session()).count() <= MAX_OPENS_PER_BATCH);
                 seen.extend(batch.tags.iter().copied());
             }
             prop_assert_eq!(seen, (0..sizes.len()).collect::<Vec<_>>());

@@ -16,7 +16,8 @@
 //! Replies to opens (`connect`, `connect_data`, `udp_open`) bring a sid the client has not seen,
 //! so only what is impossible for them is refused: a `seq`, a sid another op of the batch
 //! names, or a sid two opens of the batch got. Two open replies exchanged with each other are
-//! indistinguishable on the wire (PROTOCOL.md §3.1 says so).
+//! indistinguishable on the wire, which is why a batch carries one open at most
+//! ([`super::batcher::MAX_OPENS_PER_BATCH`], PROTOCOL.md §3.1).
 //!
 //! A failed op ends its session before any of the failed reply's bytes are written: a closed
 //! stream can be retried by the app, another user's page in its socket cannot be taken back.
@@ -24,7 +25,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::envelope::BatchResponse;
-use crate::op::{BatchOp, OpKind};
+use crate::op::BatchOp;
 use crate::reply::Reply;
 
 use super::faults::ClientFaults;
@@ -41,12 +42,12 @@ pub struct Expect {
 impl Expect {
     /// What the reply to `op` must match.
     pub fn of(op: &BatchOp) -> Self {
-        let opens = matches!(
-            op.kind(),
-            OpKind::Connect | OpKind::ConnectData | OpKind::UdpOpen
-        );
         Self {
-            sid: if opens { None } else { op.sid.clone() },
+            sid: if op.opens_session() {
+                None
+            } else {
+                op.sid.clone()
+            },
             seq: op.seq,
         }
     }

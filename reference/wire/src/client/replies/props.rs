@@ -1,8 +1,9 @@
 //! The property the reply matching exists for: whatever a hop does to a correct `r` (permute
 //! it, insert an entry, delete one, or several of these), no session writes a byte to its app
-//! that was not its own, in its own order; and no existing session's bytes reach a new app
-//! through an open's reply. Replies go through the real consumer, [`Pipeline`], so "written"
-//! means what the shell would write to the app.
+//! that was not its own, in its own order, and an open gets only its own reply. Replies go
+//! through the real consumer, [`Pipeline`], so "written" means what the shell would write to
+//! the app. Batches carry at most one open, as the batcher guarantees
+//! ([`MAX_OPENS_PER_BATCH`]); the last test shows why.
 
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::b64;
+use crate::client::batcher::MAX_OPENS_PER_BATCH;
 use crate::client::negotiate::Mode;
 use crate::client::params::ClientParams;
 use crate::client::pipeline::{Event, OpToken, Pipeline};
@@ -165,12 +167,10 @@ fn apply(r: &mut Vec<Reply>, m: &Mutation) {
     }
 }
 
-/// What each session wrote, and the bytes each open's reply carried.
-fn deliver(
-    mut b: Batch,
-    r: Vec<Reply>,
-    faults: &ClientFaults,
-) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+/// What each session wrote, what it may write, and each open's accepted reply bytes.
+type Delivered = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(usize, Vec<u8>)>);
+
+fn deliver(mut b: Batch, r: Vec<Reply>, faults: &ClientFaults) -> Delivered {
     let t = Instant::now();
     let expect: Vec<Expect> = b.ops.iter().map(|(_, op)| Expect::of(op)).collect();
     let out = split(BatchResponse { r, e: None }, &expect, faults);
@@ -183,11 +183,10 @@ fn deliver(
                     written[session].extend(bytes);
                 }
             }
-            Owner::Open(_) => {
+            Owner::Open(o) => {
                 if let Ok(reply) = result {
-                    opened.push(
-                        b64::decode(reply.d.as_deref().unwrap_or_default()).unwrap_or_default(),
-                    );
+                    let d = reply.d.as_deref().unwrap_or_default();
+                    opened.push((o, b64::decode(d).unwrap_or_default()));
                 }
             }
             Owner::Close => {}
@@ -196,11 +195,46 @@ fn deliver(
     (written, b.own, opened)
 }
 
+fn own_bytes_only(written: &[Vec<u8>], own: &[Vec<u8>]) -> Result<(), TestCaseError> {
+    for (s, (w, own)) in written.iter().zip(own).enumerate() {
+        prop_assert!(
+            own.starts_with(w),
+            "session {} wrote {:?}, its own bytes are {:?}",
+            s,
+            String::from_utf8_lossy(w),
+            String::from_utf8_lossy(own)
+        );
+    }
+    Ok(())
+}
+
 proptest! {
+    /// One permutation, insertion or deletion: every session and the open get their own bytes
+    /// or none.
     #[test]
     fn no_session_is_handed_a_byte_that_was_not_its_own(
         sessions in proptest::collection::vec(session(), 1..6),
-        opens in 0usize..3,
+        opens in 0..=MAX_OPENS_PER_BATCH,
+        order in any::<u64>(),
+        mutation in mutation(),
+    ) {
+        let b = build(&sessions, opens, order);
+        let mut r = b.r.clone();
+        apply(&mut r, &mutation);
+        let (written, own, opened) = deliver(b, r, &ClientFaults::default());
+        own_bytes_only(&written, &own)?;
+        for (o, bytes) in opened {
+            prop_assert_eq!(bytes, format!("o{o};").into_bytes());
+        }
+    }
+
+    /// Several rewrites at once (an insertion and a deletion keep the length): sessions still
+    /// get only their own bytes. An entry the hop made up may land on the open, whose reply
+    /// nothing identifies; an existing session's reply may not.
+    #[test]
+    fn several_rewrites_never_cross_sessions(
+        sessions in proptest::collection::vec(session(), 1..6),
+        opens in 0..=MAX_OPENS_PER_BATCH,
         order in any::<u64>(),
         mutations in proptest::collection::vec(mutation(), 1..4),
     ) {
@@ -210,18 +244,11 @@ proptest! {
             apply(&mut r, m);
         }
         let (written, own, opened) = deliver(b, r, &ClientFaults::default());
-        for (s, (w, own)) in written.iter().zip(&own).enumerate() {
+        own_bytes_only(&written, &own)?;
+        for (o, bytes) in opened {
             prop_assert!(
-                own.starts_with(w),
-                "session {} wrote {:?}, its own bytes are {:?}",
-                s, String::from_utf8_lossy(w), String::from_utf8_lossy(own)
-            );
-        }
-        // Two opens' replies exchanged are indistinguishable (§3.1); a session's are not.
-        for bytes in opened {
-            prop_assert!(
-                bytes.first() != Some(&b's'),
-                "an open was handed a session's bytes: {:?}", String::from_utf8_lossy(&bytes)
+                bytes == format!("o{o};").into_bytes() || bytes == b"zz;",
+                "open {} got {:?}", o, String::from_utf8_lossy(&bytes)
             );
         }
     }
@@ -229,7 +256,7 @@ proptest! {
     #[test]
     fn a_correct_r_delivers_every_byte(
         sessions in proptest::collection::vec(session(), 1..6),
-        opens in 0usize..3,
+        opens in 0..=MAX_OPENS_PER_BATCH,
         order in any::<u64>(),
     ) {
         let b = build(&sessions, opens, order);
@@ -256,8 +283,16 @@ fn the_positional_rule_breaks_the_property() {
         ..ClientFaults::default()
     };
     let (written, own, _) = deliver(b, r, &faults);
-    assert!(
-        written.iter().zip(&own).any(|(w, own)| !own.starts_with(w)),
-        "{written:?}"
-    );
+    assert!(own_bytes_only(&written, &own).is_err(), "{written:?}");
+}
+
+/// Why a batch carries one open at most: two opens' replies swapped pass every check, and each
+/// app would get the other's connection and first bytes.
+#[test]
+fn two_opens_swapped_are_indistinguishable() {
+    let b = build(&[], 2, 0);
+    let mut r = b.r.clone();
+    r.swap(0, 1);
+    let (_, _, opened) = deliver(b, r, &ClientFaults::default());
+    assert_eq!(opened, vec![(0, b"o1;".to_vec()), (1, b"o0;".to_vec())]);
 }
