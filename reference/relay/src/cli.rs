@@ -106,6 +106,12 @@ pub struct Args {
     /// Probability per call of dropping unknown op fields (seq, wseq, ...).
     #[arg(long, default_value_t = 0.0)]
     pub strip_unknown_rate: f64,
+    /// Probability per call of adding an entry that answers no op to a batch reply.
+    #[arg(long, default_value_t = 0.0)]
+    pub extra_entry_rate: f64,
+    /// Probability per call of swapping two entries of a batch reply.
+    #[arg(long, default_value_t = 0.0)]
+    pub swap_entries_rate: f64,
     /// hold_back: release after this many other calls were answered.
     #[arg(long, default_value_t = faults::DEFAULT_HOLD_AFTER)]
     pub hold_after: u64,
@@ -121,6 +127,10 @@ pub struct Args {
     /// short_reply: entries kept (default: all but the last).
     #[arg(long)]
     pub short_reply_keep: Option<usize>,
+    /// extra_entry: the index the entry is inserted at (default 0, the front; past the end
+    /// appends).
+    #[arg(long)]
+    pub extra_entry_at: Option<usize>,
     /// JSON list of per-call actions, e.g. [{"action":"pass"},{"action":"drop_reply"}];
     /// calls after its end use the rates.
     #[arg(long, conflicts_with = "pattern")]
@@ -220,6 +230,8 @@ impl Args {
                 server_error: self.server_error_rate,
                 short_reply: self.short_reply_rate,
                 strip_unknown: self.strip_unknown_rate,
+                extra_entry: self.extra_entry_rate,
+                swap_entries: self.swap_entries_rate,
             },
             defaults: RateDefaults {
                 hold_after: self.hold_after,
@@ -231,6 +243,7 @@ impl Args {
                     DuplicateReply::First
                 },
                 short_reply_keep: self.short_reply_keep,
+                extra_entry_at: self.extra_entry_at,
             },
             source,
         };

@@ -183,24 +183,6 @@ pub fn strip_unknown_op_fields(ops: &mut JsValue) {
     }
 }
 
-/// Cuts a batch reply's `r` to `keep` entries (default: one fewer than it has). `None` when
-/// the body is not a batch reply with at least one entry, so there is nothing to cut.
-pub fn shorten_reply(body: &str, keep: Option<usize>) -> Option<String> {
-    let JsValue::Object(mut reply) = js_json::parse(body.as_bytes()).ok()? else {
-        return None;
-    };
-    let Some(JsValue::Array(r)) = reply.get("r") else {
-        return None;
-    };
-    if r.is_empty() {
-        return None;
-    }
-    let keep = keep.unwrap_or(r.len() - 1).min(r.len() - 1);
-    let cut = JsValue::Array(r[..keep].to_vec());
-    reply.set("r", cut);
-    Some(js_json::stringify(&JsValue::Object(reply)))
-}
-
 /// `JSON.stringify({e: text})`.
 pub fn error_json(text: &str) -> String {
     let mut o = JsObject::default();

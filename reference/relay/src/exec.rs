@@ -15,10 +15,11 @@ use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
 use hyper::{Response, StatusCode};
 
-use crate::dialect::{Answer, Fetch, Outcome, Route, shorten_reply};
+use crate::dialect::{Answer, Fetch, Outcome, Route};
 use crate::faults::{Action, DuplicateReply};
 use crate::node_client::NodeReply;
 use crate::pages::{self, QUOTA_EXCEPTION};
+use crate::rewrite::rewrite;
 use crate::routes::{Body, Dropped, HTML, JSON, respond};
 use crate::state::{Deployment, RelayState};
 use crate::stats::DeploymentStats;
@@ -119,12 +120,11 @@ async fn run(state: &Arc<RelayState>, dep: &Deployment, raw: &[u8], action: &Act
         ),
         Err(exception) => state.script.exception(&exception),
     };
-    if let (Action::ShortReply { keep }, Route::Batch, Answer::Json(text)) =
-        (action, fetch.route, &answer)
-        && let Some(short) = shorten_reply(text, *keep)
+    if let (Route::Batch, Answer::Json(text)) = (fetch.route, &answer)
+        && let Some(rewritten) = rewrite(action, text)
     {
         state.stats.fault(action.kind());
-        return Answer::Json(short);
+        return Answer::Json(rewritten);
     }
     answer
 }

@@ -44,6 +44,18 @@ pub enum Action {
     },
     /// Op fields an old relay does not know (`seq`, `wseq`, ...) are dropped for this call.
     StripUnknown,
+    /// The node's batch reply gains an entry that answers no op ([`crate::rewrite::EXTRA_ENTRY`]) at
+    /// index `at` (default 0, the front; past the end: appended), shifting the entries after it.
+    ExtraEntry {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        at: Option<usize>,
+    },
+    /// Two entries of the node's batch reply trade places: `entries`, or by default the first
+    /// two that name different sessions with equal seqs (the swap no seq check catches).
+    SwapEntries {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        entries: Option<[usize; 2]>,
+    },
 }
 
 /// Which of the two node replies a duplicated call returns.
@@ -79,6 +91,8 @@ impl Action {
             Action::ServerError { .. } => "server_error",
             Action::ShortReply { .. } => "short_reply",
             Action::StripUnknown => "strip_unknown",
+            Action::ExtraEntry { .. } => "extra_entry",
+            Action::SwapEntries { .. } => "swap_entries",
         }
     }
 
@@ -99,6 +113,8 @@ pub struct FaultRates {
     pub server_error: f64,
     pub short_reply: f64,
     pub strip_unknown: f64,
+    pub extra_entry: f64,
+    pub swap_entries: f64,
 }
 
 /// Why a fault plan is unusable; each names the flag to fix.
@@ -119,7 +135,7 @@ pub enum PlanError {
 }
 
 /// Every action name, for messages.
-pub const KINDS: &str = "pass, drop_request, drop_reply, duplicate, hold_back, decoy, server_error, short_reply, strip_unknown";
+pub const KINDS: &str = "pass, drop_request, drop_reply, duplicate, hold_back, decoy, server_error, short_reply, strip_unknown, extra_entry, swap_entries";
 
 /// Where actions come from.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -151,6 +167,7 @@ pub struct RateDefaults {
     pub server_error_status: u16,
     pub duplicate_reply: DuplicateReply,
     pub short_reply_keep: Option<usize>,
+    pub extra_entry_at: Option<usize>,
 }
 
 impl Default for RateDefaults {
@@ -161,6 +178,7 @@ impl Default for RateDefaults {
             server_error_status: DEFAULT_SERVER_ERROR_STATUS,
             duplicate_reply: DuplicateReply::First,
             short_reply_keep: None,
+            extra_entry_at: None,
         }
     }
 }
@@ -281,7 +299,11 @@ impl FaultPlan {
                     "short_reply" => Action::ShortReply {
                         keep: d.short_reply_keep,
                     },
-                    _ => Action::StripUnknown,
+                    "strip_unknown" => Action::StripUnknown,
+                    "extra_entry" => Action::ExtraEntry {
+                        at: d.extra_entry_at,
+                    },
+                    _ => Action::SwapEntries { entries: None },
                 };
             }
         }
@@ -290,8 +312,9 @@ impl FaultPlan {
 }
 
 impl FaultRates {
-    /// `(kind, rate)` in the fixed order draws use.
-    pub fn named(&self) -> [(&'static str, f64); 8] {
+    /// `(kind, rate)` in the fixed order draws use; new kinds go at the end, so recorded seeds
+    /// keep their meaning.
+    pub fn named(&self) -> [(&'static str, f64); 10] {
         [
             ("drop_request", self.drop_request),
             ("drop_reply", self.drop_reply),
@@ -301,6 +324,8 @@ impl FaultRates {
             ("server_error", self.server_error),
             ("short_reply", self.short_reply),
             ("strip_unknown", self.strip_unknown),
+            ("extra_entry", self.extra_entry),
+            ("swap_entries", self.swap_entries),
         ]
     }
 }

@@ -81,6 +81,12 @@ fn every_setting_has_a_flag() {
         "second",
         "--short-reply-keep",
         "1",
+        "--extra-entry-rate",
+        "0.25",
+        "--swap-entries-rate",
+        "0.125",
+        "--extra-entry-at",
+        "3",
     ])
     .unwrap();
     assert_eq!(cfg.listen, "127.0.0.1:0".parse().unwrap());
@@ -115,6 +121,11 @@ fn every_setting_has_a_flag() {
     assert_eq!(d.server_error_status, 503);
     assert_eq!(d.duplicate_reply, DuplicateReply::Second);
     assert_eq!(d.short_reply_keep, Some(1));
+    assert_eq!(
+        (cfg.faults.rates.extra_entry, cfg.faults.rates.swap_entries),
+        (0.25, 0.125)
+    );
+    assert_eq!(d.extra_entry_at, Some(3));
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub(super) struct RawAction {
     max_ms: Option<u64>,
     status: Option<u16>,
     keep: Option<usize>,
+    at: Option<usize>,
+    entries: Option<[usize; 2]>,
 }
 
 impl TryFrom<RawAction> for Action {
@@ -34,6 +36,8 @@ impl TryFrom<RawAction> for Action {
             ("max_ms", raw.max_ms.is_some()),
             ("status", raw.status.is_some()),
             ("keep", raw.keep.is_some()),
+            ("at", raw.at.is_some()),
+            ("entries", raw.entries.is_some()),
         ];
         let (action, allowed): (Action, &[&str]) = match raw.action.as_str() {
             "pass" => (Action::Pass, &[]),
@@ -61,6 +65,13 @@ impl TryFrom<RawAction> for Action {
             ),
             "short_reply" => (Action::ShortReply { keep: raw.keep }, &["keep"]),
             "strip_unknown" => (Action::StripUnknown, &[]),
+            "extra_entry" => (Action::ExtraEntry { at: raw.at }, &["at"]),
+            "swap_entries" => (
+                Action::SwapEntries {
+                    entries: raw.entries,
+                },
+                &["entries"],
+            ),
             other => return Err(format!("unknown action {other:?}; known: {KINDS}")),
         };
         match given

@@ -21,6 +21,10 @@ fn mixed() -> FaultRates {
         server_error: 0.1,
         short_reply: 0.1,
         strip_unknown: 0.1,
+        // Kinds added after the golden sequence was recorded stay at 0 here, so it still pins
+        // the draws of the first eight.
+        extra_entry: 0.0,
+        swap_entries: 0.0,
     }
 }
 
@@ -48,6 +52,27 @@ fn golden_sequence_for_seed_42() {
 }
 
 const GOLDEN_42: &str = "short_reply,strip_unknown,drop_reply,hold_back,pass,hold_back,hold_back,drop_reply,pass,strip_unknown,server_error,pass";
+
+#[test]
+fn kinds_added_later_take_the_draws_that_used_to_pass() {
+    let old = with_rates(42, mixed());
+    let new = with_rates(
+        42,
+        FaultRates {
+            extra_entry: 0.1,
+            swap_entries: 0.1,
+            ..mixed()
+        },
+    );
+    let (old, new) = (kinds(&old, 400), kinds(&new, 400));
+    for (o, n) in old.iter().zip(&new) {
+        if *o != "pass" {
+            assert_eq!(o, n, "a recorded seed changed meaning");
+        }
+    }
+    assert!(new.contains(&"extra_entry") && new.contains(&"swap_entries"));
+    assert!(!new.contains(&"pass"), "the rates add up to 1");
+}
 
 #[test]
 fn rates_are_respected() {
@@ -155,7 +180,9 @@ fn script_format() {
             {"action":"duplicate"},{"action":"duplicate","reply":"second"},
             {"action":"hold_back"},{"action":"hold_back","after":2,"max_ms":50},
             {"action":"decoy"},{"action":"server_error"},{"action":"server_error","status":503},
-            {"action":"short_reply"},{"action":"short_reply","keep":0},{"action":"strip_unknown"}]"#,
+            {"action":"short_reply"},{"action":"short_reply","keep":0},{"action":"strip_unknown"},
+            {"action":"extra_entry"},{"action":"extra_entry","at":2},
+            {"action":"swap_entries"},{"action":"swap_entries","entries":[0,3]}]"#,
     )
     .unwrap();
     assert_eq!(
@@ -184,6 +211,12 @@ fn script_format() {
             Action::ShortReply { keep: None },
             Action::ShortReply { keep: Some(0) },
             Action::StripUnknown,
+            Action::ExtraEntry { at: None },
+            Action::ExtraEntry { at: Some(2) },
+            Action::SwapEntries { entries: None },
+            Action::SwapEntries {
+                entries: Some([0, 3])
+            },
         ]
     );
     for bad in [
@@ -192,6 +225,8 @@ fn script_format() {
         r#"[{"act":"pass"}]"#,
         r#"{"action":"pass"}"#,
         r#"[{"action":"server_error","keep":1}]"#,
+        r#"[{"action":"extra_entry","entries":[0,1]}]"#,
+        r#"[{"action":"swap_entries","entries":[0]}]"#,
     ] {
         let err = parse_script(bad).unwrap_err();
         assert!(matches!(err, PlanError::Script(_)), "{bad}");
@@ -207,11 +242,15 @@ fn scripts_serialise_back_to_the_same_format() {
             max_ms: 5,
         },
         Action::ShortReply { keep: None },
+        Action::ExtraEntry { at: Some(1) },
+        Action::SwapEntries {
+            entries: Some([1, 2]),
+        },
     ];
     let text = serde_json::to_string(&list).unwrap();
     assert_eq!(
         text,
-        r#"[{"action":"drop_reply"},{"action":"hold_back","after":2,"max_ms":5},{"action":"short_reply"}]"#
+        r#"[{"action":"drop_reply"},{"action":"hold_back","after":2,"max_ms":5},{"action":"short_reply"},{"action":"extra_entry","at":1},{"action":"swap_entries","entries":[1,2]}]"#
     );
     assert_eq!(parse_script(&text).unwrap(), list);
 }

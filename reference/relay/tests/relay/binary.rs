@@ -116,6 +116,8 @@ fn help_names_every_env_var_and_fault() {
         "--server-error-rate",
         "--short-reply-rate",
         "--strip-unknown-rate",
+        "--extra-entry-rate",
+        "--swap-entries-rate",
         "--strip-unknown-fields",
         "--redirect",
         "--diagnostic",

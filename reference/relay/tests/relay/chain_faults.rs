@@ -116,6 +116,7 @@ const DUP_SECOND: Action = Action::Duplicate {
 };
 const SERVER_ERROR: Action = Action::ServerError { status: 502 };
 const SHORT: Action = Action::ShortReply { keep: None };
+const EXTRA: Action = Action::ExtraEntry { at: None };
 
 /// One test per `name: action => expect`, each running [`fault_hits_session`] with the
 /// module's node mode and traffic.
@@ -143,6 +144,7 @@ mod pipelined_ping_pong {
         decoy: Action::Decoy => FailsBatch,
         server_error: SERVER_ERROR => FailsBatch,
         short_reply: SHORT => FailsBatch,
+        extra_entry: EXTRA => FailsBatch,
         strip_unknown: Action::StripUnknown => Downgrades,
     }
 }
@@ -157,6 +159,7 @@ mod pipelined_streaming {
         duplicate_first_reply: DUP_FIRST => Survives,
         hold_back: HOLD => Survives,
         short_reply: SHORT => FailsBatch,
+        extra_entry: EXTRA => FailsBatch,
         strip_unknown: Action::StripUnknown => Downgrades,
     }
 }
@@ -174,6 +177,7 @@ mod legacy_ping_pong {
         decoy: Action::Decoy => FailsBatch,
         server_error: SERVER_ERROR => FailsBatch,
         short_reply: SHORT => FailsBatch,
+        extra_entry: EXTRA => FailsBatch,
         strip_unknown_changes_nothing: Action::StripUnknown => Survives,
     }
 }

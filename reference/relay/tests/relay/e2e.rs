@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seqtun_client::{ClientConfig, ClientHandle, RelaySpec};
+use seqtun_client::{ClientConfig, ClientFaults, ClientHandle, RelaySpec};
 use seqtun_node::{NodeConfig, NodeHandle};
 use seqtun_relay::{FaultPlan, RelayConfig, RelayHandle};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
@@ -42,6 +42,10 @@ pub struct Setup {
     pub faults: FaultPlan,
     /// The client's largest `data` op; smaller ops mean more ops in flight per MiB.
     pub max_op_bytes: Option<usize>,
+    /// Deliberate client bugs, to show a test can catch them.
+    pub client_faults: ClientFaults,
+    /// The node's largest TCP drain; smaller means more polls per download.
+    pub node_drain_max: Option<usize>,
 }
 
 impl Default for Setup {
@@ -52,6 +56,8 @@ impl Default for Setup {
             deployments: vec!["dep1"],
             faults: FaultPlan::default(),
             max_op_bytes: None,
+            client_faults: ClientFaults::default(),
+            node_drain_max: None,
         }
     }
 }
@@ -71,6 +77,9 @@ pub async fn e2e(setup: Setup) -> E2e {
     // and a seq whose predecessor was lost gives up in seconds.
     ncfg.params.longpoll_deadline = Duration::from_millis(250);
     ncfg.params.seq_wait_timeout = Duration::from_secs(3);
+    if let Some(max) = setup.node_drain_max {
+        ncfg.params.tcp_drain_max = max;
+    }
     let node = seqtun_node::spawn(ncfg, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -90,6 +99,7 @@ pub async fn e2e(setup: Setup) -> E2e {
     ccfg.params.coalesce_step = Duration::from_millis(2);
     ccfg.params.coalesce_max = Duration::from_millis(10);
     ccfg.stats_interval = None;
+    ccfg.faults = setup.client_faults;
     if let Some(max) = setup.max_op_bytes {
         ccfg.params.max_data_op_bytes = max;
     }

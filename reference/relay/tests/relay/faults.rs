@@ -203,6 +203,70 @@ async fn short_reply_loses_entries_of_processed_ops() {
 }
 
 #[tokio::test]
+async fn extra_entry_adds_a_foreign_entry_to_the_reply() {
+    let c = scripted(vec![
+        Action::Pass,
+        Action::Pass,
+        Action::ExtraEntry { at: None },
+        Action::ExtraEntry { at: Some(9) },
+    ])
+    .await;
+    let (up_a, sink_a) = sink().await;
+    let (up_b, sink_b) = sink().await;
+    let a = c.connect(up_a).await;
+    let b = c.connect(up_b).await;
+    let ops = json!([data(&a, b"to a"), data(&b, b"to b")]);
+    let sids = |reply: &serde_json::Value| -> Vec<String> {
+        let r = reply["r"].as_array().unwrap();
+        r.iter()
+            .map(|e| e["sid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let front = c.batch_raw(ops.clone()).await.unwrap().json();
+    assert_eq!(sids(&front), ["zz", a.as_str(), b.as_str()], "{front}");
+    assert_eq!(front["r"][0], json!({"sid":"zz","d":"QUJD","eof":false}));
+    let back = c.batch_raw(ops).await.unwrap().json();
+    assert_eq!(sids(&back), [a.as_str(), b.as_str(), "zz"], "{back}");
+    sink_a.wait_for(b"to ato a").await;
+    sink_b.wait_for(b"to bto b").await;
+    assert_eq!(c.relay.stats().fault("extra_entry"), 2);
+}
+
+#[tokio::test]
+async fn swap_entries_trades_two_sessions_replies_with_equal_seqs() {
+    let c = scripted(vec![
+        Action::Pass,
+        Action::Pass,
+        Action::SwapEntries { entries: None },
+        Action::SwapEntries { entries: None },
+    ])
+    .await;
+    let (a, b) = (c.connect(echo().await).await, c.connect(echo().await).await);
+    let reply = c
+        .batch_raw(json!([seq_data(&a, 0, b"AA"), seq_data(&b, 0, b"BB")]))
+        .await
+        .unwrap()
+        .json();
+    let r = &reply["r"];
+    assert_eq!(
+        (&r[0]["sid"], &r[0]["seq"]),
+        (&json!(b), &json!(0)),
+        "{reply}"
+    );
+    assert_eq!(
+        (&r[1]["sid"], &r[1]["seq"]),
+        (&json!(a), &json!(0)),
+        "{reply}"
+    );
+    assert_eq!(d(&r[0]), b"BB");
+    assert_eq!(d(&r[1]), b"AA");
+    // A one-entry reply has nothing to swap: passed through, not counted.
+    let one = c.op(seq_data(&a, 1, b"x")).await;
+    assert_eq!(one["sid"], a.as_str(), "{one}");
+    assert_eq!(c.relay.stats().fault("swap_entries"), 1);
+}
+
+#[tokio::test]
 async fn strip_unknown_removes_seq_so_the_node_does_not_echo_it() {
     let c = scripted(vec![Action::Pass, Action::StripUnknown, Action::Pass]).await;
     let (up, sink) = sink().await;

@@ -11,6 +11,7 @@ mod apps_script;
 mod binary;
 mod chain;
 mod chain_faults;
+mod chain_rewrites;
 mod chain_seed;
 mod faults;
 mod forwarding;
