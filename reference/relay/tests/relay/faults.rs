@@ -14,6 +14,32 @@ async fn scripted(script: Vec<Action>) -> Chain {
     chain(|_| {}, |r| r.faults.source = Source::Script(script)).await
 }
 
+/// Two sessions to sinks opened by the first two calls; then `script` plays from call 2, and
+/// `ops` writes `to a` and `to b` to them in one batch.
+struct TwoSinks {
+    c: Chain,
+    a: String,
+    b: String,
+    sinks: [Sink; 2],
+    ops: serde_json::Value,
+}
+
+async fn two_sinks(script: Vec<Action>) -> TwoSinks {
+    let c = scripted([vec![Action::Pass; 2], script].concat()).await;
+    let (up_a, sink_a) = sink().await;
+    let (up_b, sink_b) = sink().await;
+    let a = c.connect(up_a).await;
+    let b = c.connect(up_b).await;
+    let ops = json!([data(&a, b"to a"), data(&b, b"to b")]);
+    TwoSinks {
+        c,
+        a,
+        b,
+        sinks: [sink_a, sink_b],
+        ops,
+    }
+}
+
 fn data(sid: &str, bytes: &[u8]) -> serde_json::Value {
     json!({"op":"data","sid":sid,"d":b64(bytes)})
 }
@@ -175,21 +201,14 @@ async fn decoy_and_server_error_reach_no_node() {
 
 #[tokio::test]
 async fn short_reply_loses_entries_of_processed_ops() {
-    let c = scripted(vec![
-        Action::Pass,
-        Action::Pass,
-        Action::ShortReply { keep: None },
-    ])
-    .await;
-    let (up_a, sink_a) = sink().await;
-    let (up_b, sink_b) = sink().await;
-    let a = c.connect(up_a).await;
-    let b = c.connect(up_b).await;
-    let reply = c
-        .batch_raw(json!([data(&a, b"to a"), data(&b, b"to b")]))
-        .await
-        .unwrap()
-        .json();
+    let TwoSinks {
+        c,
+        a,
+        sinks: [sink_a, sink_b],
+        ops,
+        ..
+    } = two_sinks(vec![Action::ShortReply { keep: None }]).await;
+    let reply = c.batch_raw(ops).await.unwrap().json();
     let r = reply["r"].as_array().unwrap();
     assert_eq!(r.len(), 1, "{reply}");
     assert_eq!(
@@ -204,18 +223,17 @@ async fn short_reply_loses_entries_of_processed_ops() {
 
 #[tokio::test]
 async fn extra_entry_adds_a_foreign_entry_to_the_reply() {
-    let c = scripted(vec![
-        Action::Pass,
-        Action::Pass,
+    let TwoSinks {
+        c,
+        a,
+        b,
+        sinks: [sink_a, sink_b],
+        ops,
+    } = two_sinks(vec![
         Action::ExtraEntry { at: None },
         Action::ExtraEntry { at: Some(9) },
     ])
     .await;
-    let (up_a, sink_a) = sink().await;
-    let (up_b, sink_b) = sink().await;
-    let a = c.connect(up_a).await;
-    let b = c.connect(up_b).await;
-    let ops = json!([data(&a, b"to a"), data(&b, b"to b")]);
     let sids = |reply: &serde_json::Value| -> Vec<String> {
         let r = reply["r"].as_array().unwrap();
         r.iter()
