@@ -9,10 +9,12 @@ pub mod auth;
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod deployed;
 pub mod ops;
 pub mod routes;
 pub mod server;
 pub mod single;
+pub mod standin;
 pub mod table;
 pub mod tcp;
 pub mod udp;
@@ -25,6 +27,7 @@ use seqtun_wire::seq_gate::SeqGate;
 
 pub use config::{Faults, NodeConfig};
 pub use server::{NodeHandle, spawn};
+pub use standin::Deployed;
 
 /// Everything the request handlers share.
 pub struct NodeState {

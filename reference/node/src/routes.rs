@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::NodeState;
 use crate::auth::{NGINX_404, key_matches};
 use crate::batch::run_batch;
+use crate::deployed;
 use crate::single::run_single;
 
 pub type Body = Full<Bytes>;
@@ -39,9 +40,22 @@ pub async fn handle(
         (&Method::GET, "/health") => respond(StatusCode::OK, "text/plain", "ok"),
         (&Method::POST, "/tunnel/batch") => batch(&state, req.into_body()).await,
         (&Method::POST, "/tunnel") => single(&state, req.into_body()).await,
+        (method, path) if state.cfg.faults.deployed_http_surface => {
+            deployed::unrouted(method, path)
+        }
         _ => not_found(),
     };
     Ok(resp)
+}
+
+/// The body limit, and how a body over it is answered.
+fn limit(state: &NodeState) -> usize {
+    let configured = state.cfg.params.max_body_bytes;
+    if state.cfg.faults.deployed_body_limit {
+        deployed::body_limit(configured)
+    } else {
+        configured
+    }
 }
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyReadError> {
@@ -55,12 +69,11 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyReadError>
 }
 
 async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
-    let limit = state.cfg.params.max_body_bytes;
-    let raw = match read_body(body, limit).await {
+    let raw = match read_body(body, limit(state)).await {
         Ok(raw) => raw,
-        Err(e) => return body_error(e, BatchResponse::failed),
+        Err(e) => return body_error(state, e, BatchResponse::failed),
     };
-    let json = match decode_body(&raw, limit) {
+    let json = match decode_body(&raw, state.cfg.params.max_body_bytes) {
         Ok(json) => json,
         Err(e) => return json_response(StatusCode::OK, &BatchResponse::failed(e.to_string())),
     };
@@ -68,6 +81,9 @@ async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
         Ok(incoming) => incoming,
         Err(e) => return json_response(StatusCode::OK, &BatchResponse::from(e)),
     };
+    if incoming.k.is_none() && state.cfg.faults.missing_key_is_bad_json {
+        return deployed::missing_key_batch(json.len());
+    }
     if !key_matches(&state.cfg.key, incoming.k.as_deref()) {
         tracing::debug!("batch with a wrong or missing key");
         return if state.cfg.diagnostic {
@@ -84,19 +100,21 @@ async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
 }
 
 async fn single(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
-    let limit = state.cfg.params.max_body_bytes;
     let error = |text: String| Reply {
         e: Some(text),
         ..Reply::default()
     };
-    let raw = match read_body(body, limit).await {
+    let raw = match read_body(body, limit(state)).await {
         Ok(raw) => raw,
-        Err(e) => return body_error(e, error),
+        Err(e) => return body_error(state, e, error),
     };
     let req = match parse_single(&raw) {
         Ok(req) => req,
         Err(e) => return json_response(StatusCode::OK, &error(e.to_string())),
     };
+    if req.k.is_none() && state.cfg.faults.missing_key_is_bad_json {
+        return deployed::missing_key_single(raw.len());
+    }
     if !key_matches(&state.cfg.key, req.k.as_deref()) {
         return if state.cfg.diagnostic {
             json_response(StatusCode::OK, &Reply::from(OpError::Unauthorized))
@@ -107,8 +125,15 @@ async fn single(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
     json_response(StatusCode::OK, &run_single(state, &req).await)
 }
 
-fn body_error<T: Serialize>(e: BodyReadError, wrap: impl Fn(String) -> T) -> Response<Body> {
+fn body_error<T: Serialize>(
+    state: &NodeState,
+    e: BodyReadError,
+    wrap: impl Fn(String) -> T,
+) -> Response<Body> {
     tracing::warn!("{e}");
+    if matches!(e, BodyReadError::TooLarge { .. }) && state.cfg.faults.deployed_body_limit {
+        return deployed::too_large();
+    }
     let status = match e {
         BodyReadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         BodyReadError::Io(_) => StatusCode::BAD_REQUEST,
@@ -116,7 +141,7 @@ fn body_error<T: Serialize>(e: BodyReadError, wrap: impl Fn(String) -> T) -> Res
     json_response(status, &wrap(e.to_string()))
 }
 
-fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
         Ok(bytes) => respond(status, "application/json", bytes),
         Err(e) => respond(

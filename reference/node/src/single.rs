@@ -33,6 +33,7 @@ pub async fn run_single(state: &NodeState, req: &SingleRequest) -> Reply {
             // Deployed nodes ignore an undecodable payload here; seqtun says so instead.
             let bytes = match op.payload() {
                 Ok(bytes) => bytes,
+                Err(_) if state.cfg.faults.single_ignores_bad_base64 => Vec::new(),
                 Err(e) => return OpError::BadBase64(e.to_string()).into(),
             };
             if !bytes.is_empty()

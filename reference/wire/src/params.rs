@@ -46,6 +46,11 @@ pub const SINGLE_WAIT_MAX: Duration = Duration::from_secs(5);
 pub const SINGLE_WAIT_QUIET: Duration = Duration::from_millis(100);
 /// seqtun: largest request body (plain, or after gzip inflation) the node reads.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
+/// Largest request body deployed #903 and #1115-era nodes read: axum's default body limit,
+/// which neither raises (measured on loopback: 2,096,068 bytes accepted, 2,097,404 refused with
+/// `413 Failed to buffer the request body: length limit exceeded`, §1.4). Clients size their
+/// batches under it (§6.3).
+pub const DEPLOYED_BODY_LIMIT: usize = 2 << 20;
 /// seqtun: most ops one batch may carry (deployed clients send at most 50).
 pub const MAX_BATCH_OPS: usize = 1024;
 /// seqtun: most live sessions (TCP and UDP together) per node.

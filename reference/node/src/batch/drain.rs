@@ -58,6 +58,13 @@ impl BatchCtx {
     }
 }
 
+impl BatchCtx {
+    /// Bytes the batch's drains may still return.
+    pub fn budget_left(&self) -> usize {
+        lock(&self.budget).remaining()
+    }
+}
+
 /// Drains a TCP session within the per-drain cap and what is left of the batch budget. A
 /// session that reports eof here is removed from the table.
 pub async fn tcp_reply(state: &NodeState, ctx: &BatchCtx, s: &Arc<TcpSession>) -> Reply {

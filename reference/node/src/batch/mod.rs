@@ -45,6 +45,12 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
         .into_iter()
         .map(|raw| (raw_seq(&raw), parse_op(raw)))
         .collect();
+    if state.cfg.faults.whole_batch_type_errors
+        && let Some(e) = ops.iter().find_map(|(_, op)| op.as_ref().err())
+    {
+        return vec![whole_batch_failure(e)];
+    }
+    let faults = &state.cfg.faults;
     let active = ops
         .iter()
         .any(|(_, op)| op.as_ref().is_ok_and(|op| is_active(op, legacy)));
@@ -85,7 +91,10 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
                             },
                         ));
                     }
-                    Err(e) => out[idx] = Some(Reply::from(e).with_seq(Some(seq))),
+                    Err(e) => {
+                        let echo = (!faults.no_seq_on_missing_sid).then_some(seq);
+                        out[idx] = Some(Reply::from(e).with_seq(echo));
+                    }
                 }
             }
             OpKind::Data => match data::legacy_data(state, &op).await {
@@ -104,7 +113,7 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
             },
             OpKind::Close => {
                 let defer = op.sid.as_ref().is_some_and(|s| pending_sids.contains(s));
-                if defer && !state.cfg.faults.close_before_data {
+                if defer && !faults.close_before_data {
                     deferred_closes.push((idx, op));
                 } else {
                     out[idx] = Some(close::close(state, &op).await);
@@ -157,9 +166,11 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
         }
         for (idx, w, opened) in &drains {
             let reply = match w {
+                // NODE-MAIN's drain loop stops at an empty budget: no entry at all (E-1).
+                Watched::Tcp(_) if faults.budget_gap && ctx.budget_left() == 0 => continue,
                 Watched::Tcp(s) => {
                     let r = tcp_reply(state, &ctx, s).await;
-                    let caps = *opened && !state.cfg.faults.no_caps_on_batched_connect_data;
+                    let caps = *opened && !faults.no_caps_on_batched_connect_data;
                     if caps { r.with_caps(state.caps()) } else { r }
                 }
                 Watched::Udp(s) => udp_reply(state, s),
@@ -179,11 +190,23 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
     finish(state, out)
 }
 
+/// What a deployed node answers when serde fails on one op: the whole batch, one entry.
+fn whole_batch_failure(e: &OpError) -> Reply {
+    let text = e.to_string();
+    let detail = text.strip_prefix("bad op: ").unwrap_or(&text);
+    Reply {
+        e: Some(format!("bad json: {detail}")),
+        ..Reply::default()
+    }
+}
+
 /// Fills any slot nothing answered (it cannot happen, but an empty slot would shift every
 /// later reply onto the wrong op) and applies the mutant faults.
 fn finish(state: &NodeState, out: Vec<Option<Reply>>) -> Vec<Reply> {
+    let gap = state.cfg.faults.budget_gap;
     let mut r: Vec<Reply> = out
         .into_iter()
+        .filter(|slot| slot.is_some() || !gap)
         .map(|slot| slot.unwrap_or_else(|| OpError::Internal("op produced no reply".into()).into()))
         .collect();
     let faults = &state.cfg.faults;

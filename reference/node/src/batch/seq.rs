@@ -57,12 +57,18 @@ pub async fn run(
     if faults.unordered_writes {
         return process(&state, &ctx, &batch_set, &s, &job).await;
     }
+    // NODE-903 decodes before it queues for the turn: a bad payload never takes it (E-13).
+    if faults.bad_base64_keeps_seq
+        && let Some(Err(e)) = job.d.as_deref().map(b64::decode)
+    {
+        return Reply::from(OpError::BadBase64(e.to_string())).with_seq(Some(job.seq));
+    }
     let early = if faults.unordered_drains {
         Some(tcp_reply(&state, &ctx, &s).await)
     } else {
         None
     };
-    match wait_turn(&s, job.seq).await {
+    match wait_turn(&s, job.seq, !faults.no_poll_preemption).await {
         Ok(()) => {}
         Err(Refused::Gone) => return Reply::gone(&job.sid).with_seq(Some(job.seq)),
         Err(Refused::Op(e)) => return Reply::from(e).with_seq(Some(job.seq)),
@@ -80,7 +86,7 @@ pub async fn run(
     process(&state, &ctx, &batch_set, &s, &job).await
 }
 
-async fn wait_turn(s: &TcpSession, seq: u64) -> Result<(), Refused> {
+async fn wait_turn(s: &TcpSession, seq: u64, preemption: bool) -> Result<(), Refused> {
     let arrival = lock(&s.gate).arrive(seq, Instant::now().into_std());
     match arrival {
         Arrival::Run => return Ok(()),
@@ -92,7 +98,7 @@ async fn wait_turn(s: &TcpSession, seq: u64) -> Result<(), Refused> {
         }
         Arrival::Backlog { limit } => return Err(Refused::Op(OpError::SeqBacklog { seq, limit })),
         Arrival::Wait { preempt, .. } => {
-            if preempt {
+            if preempt && preemption {
                 s.preempt.notify_waiters();
             }
         }
@@ -176,13 +182,18 @@ async fn idle_wait(
     s: &TcpSession,
     seq: u64,
 ) {
+    let deadline = Instant::now() + state.cfg.params.drain_deadline(ctx.active);
+    if state.cfg.faults.no_poll_preemption {
+        // NODE-903: the poll stays parked whatever waits behind it (E-19).
+        ctx.wait_batch(batch_set, deadline).await;
+        return;
+    }
     let preempted = s.preempt.notified();
     tokio::pin!(preempted);
     preempted.as_mut().enable();
     if !lock(&s.gate).park(seq) {
         return;
     }
-    let deadline = Instant::now() + state.cfg.params.drain_deadline(ctx.active);
     tokio::select! {
         _ = ctx.wait_batch(batch_set, deadline) => {}
         () = preempted => {}

@@ -52,13 +52,16 @@ pub async fn udp_open(state: &NodeState, op: &BatchOp) -> Result<Arc<UdpSession>
 }
 
 /// `udp_data`: send one datagram (send errors are ignored, as deployed) and return the session
-/// to drain. Every op, polls included, refreshes idleness (§5.1).
+/// to drain. Every op, polls included, refreshes idleness (§5.1); deployed nodes count only
+/// datagrams (the `udp_polls_do_not_refresh` fault).
 pub async fn udp_data(state: &NodeState, op: &BatchOp) -> Result<Arc<UdpSession>, Reply> {
     let sid = sid(op)?;
     let Some(s) = state.table.udp(sid) else {
         return Err(Reply::gone(sid));
     };
-    s.touch();
+    if op.has_payload() || !state.cfg.faults.udp_polls_do_not_refresh {
+        s.touch();
+    }
     let datagram = op
         .payload()
         .map_err(|e| OpError::BadBase64(e.to_string()))?;

@@ -52,6 +52,22 @@ impl TestNode {
         )
     }
 
+    /// Any method on any path, with the answer's headers.
+    pub async fn call(&self, method: &str, path: &str) -> (StatusCode, HeaderMap, Bytes) {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.handle.url()))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let resp = self.http.request(req).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        (
+            parts.status,
+            parts.headers,
+            body.collect().await.unwrap().to_bytes(),
+        )
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Bytes) {
         let req = Request::get(format!("{}{path}", self.handle.url()))
             .body(Full::new(Bytes::new()))

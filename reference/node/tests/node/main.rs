@@ -11,5 +11,6 @@ mod ops;
 mod pipelining_prop;
 mod seq;
 mod single;
+mod standin;
 mod timing;
 mod udp;
