@@ -67,7 +67,9 @@ pub struct Args {
     /// Most ops per batch [default: 50].
     #[arg(long, value_parser = positive_usize)]
     pub max_batch_ops: Option<usize>,
-    /// Most base64 payload bytes per batch [default: 4194304].
+    /// Largest request body of one batch in bytes, JSON envelope, key and base64 included
+    /// [default: 2031616, under deployed nodes' 2 MiB limit]. Raise it only for nodes known to
+    /// accept more; a node's 413 lowers it at run time.
     #[arg(long, value_parser = positive_usize)]
     pub max_batch_bytes: Option<usize>,
     /// Most batches in flight per relay [default: 30].
@@ -202,7 +204,7 @@ impl Args {
             p.max_batch_ops = n;
         }
         if let Some(n) = self.max_batch_bytes {
-            p.max_batch_payload_b64 = n;
+            p.max_batch_body = n;
         }
         if let Some(n) = self.max_inflight_per_relay {
             p.max_inflight_per_relay = n;

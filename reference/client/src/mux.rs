@@ -3,8 +3,15 @@
 //!
 //! The decisions (when to fire, which relay, which reply belongs to which op) come from
 //! `seqtun-wire`; this task only owns the clock, the channel and the spawned round trips. A
-//! failed batch fails its ops and is never retried: a retried write could duplicate bytes.
+//! failed batch fails its ops and is never retried: a retried write could duplicate bytes. A
+//! batch the node refused as too large (413) is the exception: no op of it ran, so it is
+//! repacked smaller and sent again (`refused`).
 
+mod refused;
+pub mod sizes;
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,6 +23,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::stats::{Stats, add};
 use crate::transport::{Transport, TransportError};
+pub use sizes::Sizes;
 
 /// Ops waiting for the multiplexer; senders wait when it is this far behind.
 pub const SUBMIT_QUEUE: usize = 1024;
@@ -56,6 +64,8 @@ struct Submit {
 #[derive(Clone)]
 pub struct MuxHandle {
     tx: mpsc::Sender<Submit>,
+    /// How large a session's ops may be (§6.3).
+    pub sizes: Arc<Sizes>,
 }
 
 impl MuxHandle {
@@ -78,9 +88,11 @@ impl MuxHandle {
 /// What the batch tasks share.
 pub struct Relays {
     pub params: ClientParams,
-    /// Deliberate faults (the conformance mutant check); only reply matching reads them here.
+    /// Deliberate faults (the conformance mutant check): reply matching and the body cap read
+    /// them here.
     pub faults: ClientFaults,
     pub transports: Vec<Arc<Transport>>,
+    pub sizes: Arc<Sizes>,
     pool: Mutex<RelayPool>,
     freed: Notify,
     pub stats: Arc<Stats>,
@@ -94,7 +106,13 @@ impl Relays {
         stats: Arc<Stats>,
     ) -> Arc<Self> {
         let pool = RelayPool::new(transports.len(), &params);
+        let overhead = transports
+            .iter()
+            .map(|t| t.body(&[]).len())
+            .max()
+            .unwrap_or_default();
         Arc::new(Self {
+            sizes: Arc::new(Sizes::new(&params, &faults, overhead)),
             params,
             faults,
             transports,
@@ -130,17 +148,20 @@ pub fn now() -> Instant {
 /// Starts the multiplexer task.
 pub fn start(relays: Arc<Relays>) -> (MuxHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(SUBMIT_QUEUE);
+    let sizes = Arc::clone(&relays.sizes);
     let task = tokio::spawn(run(rx, relays));
-    (MuxHandle { tx }, task)
+    (MuxHandle { tx, sizes }, task)
 }
 
 async fn run(mut rx: mpsc::Receiver<Submit>, relays: Arc<Relays>) {
-    let mut batcher: Batcher<Route> = Batcher::new(&relays.params);
+    let mut batcher: Batcher<Route> =
+        Batcher::new(&relays.params, relays.sizes.overhead, &relays.faults);
     loop {
         let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Submit { op, route }) => {
+                    batcher.set_max_body(relays.sizes.cap());
                     for batch in batcher.push(op, route, now()) {
                         tokio::spawn(send(Arc::clone(&relays), batch));
                     }
@@ -168,18 +189,32 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// One batch's round trip, on the relay the pool picks.
-async fn send(relays: Arc<Relays>, batch: Batch<Route>) {
+/// One batch's round trip, on the relay the pool picks. Boxed with a named type because a
+/// refused batch sends its parts with it again.
+fn send(relays: Arc<Relays>, batch: Batch<Route>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(round_trip(relays, batch))
+}
+
+async fn round_trip(relays: Arc<Relays>, batch: Batch<Route>) {
     let count = batch.len();
     let timeout = batch_timeout(relays.params.request_timeout, batch.carries_seq());
-    let Batch { ops, tags } = batch;
-    // What each reply must match, taken before the ops are serialised away.
-    let expect: Vec<Expect> = ops.iter().map(Expect::of).collect();
+    // What each reply must match, taken before the ops are serialised.
+    let expect: Vec<Expect> = batch.ops.iter().map(Expect::of).collect();
     let i = relays.acquire().await;
     let transport = Arc::clone(&relays.transports[i]);
-    let body = transport.body(ops);
+    let body = transport.body(&batch.ops);
+    let body_len = body.len();
     let started = tokio::time::Instant::now();
     let outcome = tokio::time::timeout(timeout, transport.send(body)).await;
+    if !relays.faults.ignore_body_limit && refused::too_large(&outcome) {
+        relays.stats.record_rtt(started.elapsed());
+        add(&relays.stats.refused_batches, 1);
+        relays.pool().done(i, true, now());
+        relays.freed.notify_waiters();
+        refused::repack_and_resend(&relays, batch, body_len);
+        return;
+    }
+    let Batch { tags, .. } = batch;
     let (results, ok) = match outcome {
         Ok(Ok(resp)) => {
             let (replies, relay_error) = (resp.r.len(), resp.e.clone());
@@ -202,7 +237,9 @@ async fn send(relays: Arc<Relays>, batch: Batch<Route>) {
     };
     relays.stats.record_rtt(started.elapsed());
     add(&relays.stats.batches, 1);
-    if !ok {
+    if ok {
+        relays.sizes.answered(body_len);
+    } else {
         add(&relays.stats.failed_batches, 1);
     }
     {

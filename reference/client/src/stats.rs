@@ -21,6 +21,8 @@ pub struct Stats {
     pub bytes_down: AtomicU64,
     pub batches: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// Requests the node refused as too large (413) and that were repacked (§6.3).
+    pub refused_batches: AtomicU64,
     pub pipelined_sessions: AtomicU64,
     pub legacy_sessions: AtomicU64,
     pub downgrades: AtomicU64,
@@ -36,6 +38,7 @@ pub struct Snapshot {
     pub bytes_down: u64,
     pub batches: u64,
     pub failed_batches: u64,
+    pub refused_batches: u64,
     pub pipelined_sessions: u64,
     pub legacy_sessions: u64,
     pub downgrades: u64,
@@ -83,6 +86,7 @@ impl Stats {
             bytes_down: get(&self.bytes_down),
             batches: get(&self.batches),
             failed_batches: get(&self.failed_batches),
+            refused_batches: get(&self.refused_batches),
             pipelined_sessions: get(&self.pipelined_sessions),
             legacy_sessions: get(&self.legacy_sessions),
             downgrades: get(&self.downgrades),
@@ -107,7 +111,7 @@ impl std::fmt::Display for Snapshot {
             |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{}ms", d.as_millis()));
         write!(
             f,
-            "sessions {} active ({} total; {} pipelined, {} legacy), up {} B, down {} B, batches {} ({} failed), relay rtt p50 {} p95 {}, downgrades {}",
+            "sessions {} active ({} total; {} pipelined, {} legacy), up {} B, down {} B, batches {} ({} failed, {} refused as too large), relay rtt p50 {} p95 {}, downgrades {}",
             self.active_sessions,
             self.sessions,
             self.pipelined_sessions,
@@ -116,6 +120,7 @@ impl std::fmt::Display for Snapshot {
             self.bytes_down,
             self.batches,
             self.failed_batches,
+            self.refused_batches,
             ms(self.rtt_p50),
             ms(self.rtt_p95),
             self.downgrades

@@ -39,6 +39,16 @@ impl BatchRequest {
     }
 }
 
+/// The same request over borrowed ops, so a client can serialise a batch and still hold its
+/// ops (to repack them if the node refuses the body as too large, §6.3).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BatchRequestRef<'a> {
+    pub k: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t: Option<&'a str>,
+    pub ops: &'a [BatchOp],
+}
+
 /// `{"r":[...]}`, plus `e` when a relay reports a whole-batch failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchResponse {
@@ -179,6 +189,18 @@ mod tests {
             serde_json::to_value(BatchRequest::outer("k", ops)).unwrap(),
             json!({"k":"k","t":"batch","ops":[{"op":"close","sid":"s"}]})
         );
+    }
+
+    #[test]
+    fn a_borrowed_request_serialises_like_an_owned_one() {
+        let ops = vec![BatchOp::close("s"), BatchOp::data("s", b"x", Some(1))];
+        let owned = serde_json::to_string(&BatchRequest::outer("k", ops.clone())).unwrap();
+        let borrowed = BatchRequestRef {
+            k: "k",
+            t: Some("batch"),
+            ops: &ops,
+        };
+        assert_eq!(serde_json::to_string(&borrowed).unwrap(), owned);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod params;
 pub mod reply;
 pub mod seq_gate;
 
-pub use envelope::{BatchRequest, BatchResponse, SingleRequest};
+pub use envelope::{BatchRequest, BatchRequestRef, BatchResponse, SingleRequest};
 pub use op::{BatchOp, OpKind};
 pub use reply::Reply;
 

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use seqtun_wire::client::negotiate::{connect_data_unsupported, open_plan, session_mode};
-use seqtun_wire::client::replies::OpResult;
+use seqtun_wire::client::replies::{OpFailure, OpResult};
 use seqtun_wire::client::{FailureClass, Mode, OpenPlan};
 use seqtun_wire::{BatchOp, Reply};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -65,8 +65,11 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
             .mux
             .request(BatchOp::connect_data(&target.host, target.port, &early))
             .await;
-        if connect_data_unsupported(&result) {
-            if ctx.connect_data_unsupported.set() {
+        let refused = matches!(result, Err(OpFailure::TooLarge { .. }));
+        if refused || connect_data_unsupported(&result) {
+            // A node that refused the request as too large ran nothing: the first bytes go
+            // again as the first data ops, sized to fit (§6.3).
+            if !refused && ctx.connect_data_unsupported.set() {
                 tracing::info!(
                     "a hop does not support connect_data; sessions open with connect from now on"
                 );

@@ -32,26 +32,47 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
         return End::Eof;
     }
     let mut p = Pipeline::new(mode, &ctx.params, &ctx.faults, now());
+    let sizes = &ctx.mux.sizes;
+    p.assume_accepted(sizes.proven_payload(&sid));
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let route = |token| Route::Session {
+        tx: tx.clone(),
+        token,
+    };
     let send = |p: &mut Pipeline, bytes: &[u8]| {
         let (token, op) = p.send(&sid, bytes, now());
-        add(&ctx.stats.bytes_up, bytes.len() as u64);
-        let route = Route::Session {
-            tx: tx.clone(),
-            token,
-        };
+        let route = route(token);
         async move { ctx.mux.submit(op, route).await }
     };
-    if !replay.is_empty() {
-        send(&mut p, &replay).await;
-    }
+    // The first bytes of a `connect_data` the node could not take go as the first data ops.
+    let mut replay = replay;
     let mut buf = Vec::with_capacity(READ_CHUNK);
-    let max = ctx.params.max_data_op_bytes.max(1);
     let mut app_gone = false;
     let mut write_failed = false;
     let end = loop {
         if let Some(end) = p.end() {
             break end.clone();
+        }
+        // Ops are sized to what one request may carry now (§6.3); the cap only shrinks.
+        let max = ctx
+            .params
+            .max_data_op_bytes
+            .min(sizes.max_payload(&sid))
+            .max(1);
+        p.accepted(sizes.proven_payload(&sid));
+        if !replay.is_empty() && p.can_send_bytes() {
+            let chunk: Vec<u8> = replay.drain(..max.min(replay.len())).collect();
+            add(&ctx.stats.bytes_up, chunk.len() as u64);
+            if !send(&mut p, &chunk).await {
+                break End::Failed("the client is shutting down".into());
+            }
+            continue;
+        }
+        if let Some(chunk) = p.take_pending(max) {
+            if !send(&mut p, &chunk).await {
+                break End::Failed("the client is shutting down".into());
+            }
+            continue;
         }
         let poll_at = match p.poll_due() {
             PollDue::Now => {
@@ -64,11 +85,14 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
             PollDue::Never => None,
         };
         let watchdog = p.deadline().map(TokioInstant::from_std);
-        let can_read = p.can_send_bytes() && !app_gone;
+        let can_read = p.can_send_bytes() && !p.has_pending() && replay.is_empty() && !app_gone;
         tokio::select! {
             biased;
             Some((token, result)) = rx.recv() => {
                 let events = p.on_reply(token, result, now());
+                for (token, op) in p.take_resends() {
+                    ctx.mux.submit(op, route(token)).await;
+                }
                 if p.take_downgrade() {
                     add(&ctx.stats.downgrades, 1);
                     if ctx.pipelining_disabled.set() {
@@ -89,6 +113,7 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
                     p.on_app_eof();
                 }
                 Ok(_) => {
+                    add(&ctx.stats.bytes_up, buf.len() as u64);
                     if !send(&mut p, &buf).await {
                         break End::Failed("the client is shutting down".into());
                     }

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use seqtun_wire::client::params::MAX_REDIRECTS;
 use seqtun_wire::client::relay_body::{RelayError, is_redirect, parse_reply_body};
-use seqtun_wire::{BatchOp, BatchRequest, BatchResponse};
+use seqtun_wire::{BatchOp, BatchRequestRef, BatchResponse};
 
 use crate::config::{RelayKind, RelaySpec};
 use connector::FrontConnector;
@@ -70,10 +70,14 @@ impl Transport {
     }
 
     /// The JSON body of a batch in this relay's dialect.
-    pub fn body(&self, ops: Vec<BatchOp>) -> Vec<u8> {
-        let req = match self.spec.kind {
-            RelayKind::Direct => BatchRequest::inner(&self.key, ops),
-            RelayKind::AppsScript => BatchRequest::outer(&self.key, ops),
+    pub fn body(&self, ops: &[BatchOp]) -> Vec<u8> {
+        let req = BatchRequestRef {
+            k: &self.key,
+            t: match self.spec.kind {
+                RelayKind::Direct => None,
+                RelayKind::AppsScript => Some("batch"),
+            },
+            ops,
         };
         // Serialising plain strings and integers cannot fail.
         serde_json::to_vec(&req).unwrap_or_default()

@@ -31,7 +31,7 @@ fn send(
     t: &Arc<Transport>,
 ) -> tokio::task::JoinHandle<Result<seqtun_wire::BatchResponse, TransportError>> {
     let t = Arc::clone(t);
-    tokio::spawn(async move { t.send(t.body(vec![BatchOp::close("s")])).await })
+    tokio::spawn(async move { t.send(t.body(&[BatchOp::close("s")])).await })
 }
 
 fn gone() -> serde_json::Value {

@@ -2,12 +2,14 @@
 //!
 //! Every batch costs one relay call out of a daily quota, so ops are coalesced: after the
 //! first op the batch stays open while ops keep arriving within `coalesce_step` of each other,
-//! and fires no later than `coalesce_max` after the first. A batch is capped in ops and in
-//! base64 bytes; an op that does not fit starts the next batch, but the first op of a batch is
-//! always accepted so an oversized op cannot wedge the queue. `close` ops ride at the end of
-//! a batch: they need no reply, and after the data ops they can never overtake a same-session
-//! write inside the node (§7.6). A batch of nothing but closes waits the full `coalesce_max`
-//! for company.
+//! and fires no later than `coalesce_max` after the first. A batch is capped in ops and in the
+//! size of the request body it becomes, envelope and key included (deployed nodes refuse bodies
+//! over 2 MiB, §1.4; `body_cap` measures them exactly); an op that does not fit starts the next
+//! batch, but the first op of a batch is always accepted so an oversized op cannot wedge the
+//! queue (sessions size their ops to fit, and a refused lone op goes back to its session).
+//! `close` ops ride at the end of a batch: they need no reply, and after the data ops they can
+//! never overtake a same-session write inside the node (§7.6). A batch of nothing but closes
+//! waits the full `coalesce_max` for company.
 //!
 //! A batch carries at most [`MAX_OPENS_PER_BATCH`] open (`connect`, `connect_data`,
 //! `udp_open`): an open's reply brings a sid the client has never seen, so nothing shows which
@@ -18,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use crate::op::{BatchOp, OpKind};
 
-use super::params::ClientParams;
+use super::body_cap::op_len;
+use super::faults::ClientFaults;
+use super::params::{ClientParams, LEGACY_MAX_BATCH_PAYLOAD_B64};
 
 /// Opens per batch. Not a tuning knob: with two, a relay that swaps their replies crosses the
 /// two apps' connections, and the client cannot tell (§3.1).
@@ -29,6 +33,15 @@ pub const MAX_OPENS_PER_BATCH: usize = 1;
 pub struct Batch<T> {
     pub ops: Vec<BatchOp>,
     pub tags: Vec<T>,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Self {
+            ops: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
 }
 
 impl<T> Batch<T> {
@@ -50,30 +63,58 @@ impl<T> Batch<T> {
 #[derive(Debug)]
 pub struct Batcher<T> {
     max_ops: usize,
-    max_b64: usize,
+    max_body: usize,
+    overhead: usize,
+    /// The `ignore_body_limit` fault: cap base64 payload only, as before the body cap.
+    payload_only: bool,
     step: Duration,
     max: Duration,
     ops: Vec<(BatchOp, T)>,
     closes: Vec<(BatchOp, T)>,
-    b64: usize,
+    /// Body length of the open batch (ops and commas; the envelope is `overhead`), or its
+    /// base64 payload under `payload_only`.
+    size: usize,
     opens: usize,
     first_at: Option<Instant>,
     last_data_at: Option<Instant>,
 }
 
 impl<T> Batcher<T> {
-    pub fn new(params: &ClientParams) -> Self {
+    /// `overhead` is the length of the envelope without ops (`{"k":…,"ops":[]}`) in the
+    /// longest dialect the batches may be sent in.
+    pub fn new(params: &ClientParams, overhead: usize, faults: &ClientFaults) -> Self {
         Self {
             max_ops: params.max_batch_ops.max(1),
-            max_b64: params.max_batch_payload_b64,
+            max_body: params.max_batch_body,
+            overhead,
+            payload_only: faults.ignore_body_limit,
             step: params.coalesce_step,
             max: params.coalesce_max,
             ops: Vec::new(),
             closes: Vec::new(),
-            b64: 0,
+            size: 0,
             opens: 0,
             first_at: None,
             last_data_at: None,
+        }
+    }
+
+    /// Lowers (or sets) the body cap, e.g. after a node refused a body (§6.3).
+    pub fn set_max_body(&mut self, max_body: usize) {
+        self.max_body = max_body;
+    }
+
+    /// What `op` adds to the open batch, and the limit that sum must stay within.
+    fn cost(&self, op: &BatchOp) -> (usize, usize) {
+        if self.payload_only {
+            let b64 = op.d.as_ref().map_or(0, String::len);
+            (b64, LEGACY_MAX_BATCH_PAYLOAD_B64)
+        } else {
+            let comma = usize::from(!self.is_empty());
+            (
+                op_len(op) + comma,
+                self.max_body.saturating_sub(self.overhead),
+            )
         }
     }
 
@@ -90,17 +131,18 @@ impl<T> Batcher<T> {
     /// op does not fit in it, and the new batch when it is full.
     pub fn push(&mut self, op: BatchOp, tag: T, now: Instant) -> Vec<Batch<T>> {
         let mut ready = Vec::new();
-        let cost = op.d.as_ref().map_or(0, String::len);
+        let (cost, limit) = self.cost(&op);
         let open = usize::from(op.opens_session());
         if !self.is_empty()
             && (self.len() >= self.max_ops
-                || self.b64 + cost > self.max_b64
+                || self.size + cost > limit
                 || self.opens + open > MAX_OPENS_PER_BATCH)
         {
             ready.extend(self.take());
         }
+        let (cost, _) = self.cost(&op);
         self.first_at.get_or_insert(now);
-        self.b64 += cost;
+        self.size += cost;
         self.opens += open;
         if op.kind() == OpKind::Close {
             self.closes.push((op, tag));
@@ -139,7 +181,7 @@ impl<T> Batcher<T> {
         }
         self.first_at = None;
         self.last_data_at = None;
-        self.b64 = 0;
+        self.size = 0;
         self.opens = 0;
         let (mut ops, mut tags): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.ops).into_iter().unzip();
@@ -154,7 +196,23 @@ impl<T> Batcher<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::body_cap::body_len;
+    use crate::client::params::{MAX_BATCH_BODY_BYTES, MAX_DATA_OP_BYTES};
+    use crate::envelope::BatchRequest;
+    use crate::params::DEPLOYED_BODY_LIMIT;
     use proptest::prelude::*;
+
+    const KEY: &str = "a-relay-key-of-some-length";
+
+    fn overhead() -> usize {
+        serde_json::to_vec(&BatchRequest::outer(KEY, Vec::new()))
+            .unwrap()
+            .len()
+    }
+
+    fn batcher<T>(p: &ClientParams) -> Batcher<T> {
+        Batcher::new(p, overhead(), &ClientFaults::default())
+    }
 
     fn params() -> ClientParams {
         ClientParams::default()
@@ -164,12 +222,19 @@ mod tests {
         BatchOp::data("s", &vec![7u8; n], None)
     }
 
+    /// The body a batch becomes, serialised for real.
+    fn body<T>(batch: &Batch<T>) -> usize {
+        serde_json::to_vec(&BatchRequest::outer(KEY, batch.ops.clone()))
+            .unwrap()
+            .len()
+    }
+
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
     #[test]
     fn the_soft_window_moves_with_each_op_until_the_hard_limit() {
         let t0 = Instant::now();
-        let mut b = Batcher::new(&params());
+        let mut b = batcher(&params());
         assert_eq!(b.deadline(), None);
         assert!(b.push(data(1), 0, t0).is_empty());
         assert_eq!(b.deadline(), Some(t0 + MS(200)));
@@ -189,7 +254,7 @@ mod tests {
     #[test]
     fn the_51st_op_starts_the_next_batch_and_the_50th_fires_at_once() {
         let t0 = Instant::now();
-        let mut b = Batcher::new(&params());
+        let mut b = batcher(&params());
         for i in 0..49 {
             assert!(b.push(data(1), i, t0).is_empty());
         }
@@ -202,19 +267,22 @@ mod tests {
     }
 
     #[test]
-    fn the_payload_limit_splits_at_its_edge() {
+    fn the_body_cap_splits_at_its_edge() {
         let t0 = Instant::now();
+        let two = [data(300), data(300)];
+        let exact = body_len(overhead(), &two);
         let mut p = params();
-        p.max_batch_payload_b64 = 8; // two 3-byte payloads of 4 base64 bytes each
-        let mut b = Batcher::new(&p);
-        assert!(b.push(data(3), 0, t0).is_empty());
+        p.max_batch_body = exact;
+        let mut b = batcher(&p);
+        assert!(b.push(data(300), 0, t0).is_empty());
         assert!(
-            b.push(data(3), 1, t0).is_empty(),
-            "exactly at the limit fits"
+            b.push(data(300), 1, t0).is_empty(),
+            "exactly at the cap fits"
         );
-        let ready = b.push(data(1), 2, t0);
-        assert_eq!(ready.len(), 1);
+        let ready = b.push(data(0), 2, t0);
+        assert_eq!(ready.len(), 1, "one byte over starts the next batch");
         assert_eq!(ready[0].tags, vec![0, 1]);
+        assert_eq!(body(&ready[0]), exact);
         assert_eq!(b.len(), 1);
     }
 
@@ -222,8 +290,8 @@ mod tests {
     fn an_oversized_first_op_is_accepted() {
         let t0 = Instant::now();
         let mut p = params();
-        p.max_batch_payload_b64 = 4;
-        let mut b = Batcher::new(&p);
+        p.max_batch_body = 100;
+        let mut b = batcher(&p);
         assert!(b.push(data(300), 0, t0).is_empty());
         let ready = b.push(data(300), 1, t0);
         assert_eq!(ready[0].tags, vec![0]);
@@ -231,9 +299,46 @@ mod tests {
     }
 
     #[test]
+    fn a_lowered_cap_applies_to_the_next_op() {
+        let t0 = Instant::now();
+        let mut b = batcher(&params());
+        b.push(data(1000), 0, t0);
+        b.set_max_body(overhead() + 1500);
+        let ready = b.push(data(1000), 1, t0);
+        assert_eq!(ready.len(), 1);
+    }
+
+    /// Three uploading sessions with full 1 MiB ops: the deployed client (and seqtun-client
+    /// before the body cap) put two of them in one 2.8 MB request, which deployed nodes refuse.
+    #[test]
+    fn full_ops_of_three_sessions_never_make_a_body_over_the_deployed_limit() {
+        let t0 = Instant::now();
+        let full = |s: &str, seq| BatchOp::data(s, &vec![1u8; MAX_DATA_OP_BYTES], Some(seq));
+        let run = |faults: &ClientFaults| {
+            let mut b: Batcher<()> = Batcher::new(&params(), overhead(), faults);
+            let mut out = Vec::new();
+            for seq in 0..2 {
+                for s in ["9b1b7ac4-0d1f-4c5e-9a48-3f3f1d2e7c11", "b", "c"] {
+                    out.extend(b.push(full(s, seq), (), t0));
+                }
+            }
+            out.extend(b.take());
+            out.iter().map(body).max().unwrap()
+        };
+        let largest = run(&ClientFaults::default());
+        assert!(largest <= MAX_BATCH_BODY_BYTES, "{largest}");
+        assert!(largest < DEPLOYED_BODY_LIMIT);
+        let before_the_fix = run(&ClientFaults {
+            ignore_body_limit: true,
+            ..ClientFaults::default()
+        });
+        assert!(before_the_fix > DEPLOYED_BODY_LIMIT, "{before_the_fix}");
+    }
+
+    #[test]
     fn closes_ride_at_the_end_and_alone_wait_the_hard_limit() {
         let t0 = Instant::now();
-        let mut b = Batcher::new(&params());
+        let mut b = batcher(&params());
         b.push(BatchOp::close("a"), "close-a", t0);
         assert_eq!(b.deadline(), Some(t0 + MS(1000)));
         b.push(data(1), "data-b", t0 + MS(10));
@@ -247,7 +352,7 @@ mod tests {
     #[test]
     fn a_second_open_fires_the_batch_holding_the_first() {
         let t0 = Instant::now();
-        let mut b = Batcher::new(&params());
+        let mut b = batcher(&params());
         assert!(b.push(BatchOp::connect("a", 80), 0, t0).is_empty());
         assert!(b.push(data(1), 1, t0).is_empty(), "data may share it");
         assert!(b.push(BatchOp::close("x"), 2, t0).is_empty());
@@ -270,7 +375,7 @@ mod tests {
 
     #[test]
     fn carries_seq() {
-        let mut b = Batcher::new(&params());
+        let mut b = batcher(&params());
         b.push(BatchOp::data("s", b"", Some(0)), (), Instant::now());
         assert!(b.take().unwrap().carries_seq());
     }
@@ -280,16 +385,22 @@ mod tests {
         fn no_batch_breaks_a_limit_and_no_op_is_lost(
             sizes in proptest::collection::vec((0usize..4000, any::<bool>()), 1..200),
             max_ops in 1usize..60,
-            max_b64 in 1usize..20_000,
+            max_body in 1usize..20_000,
         ) {
             let t0 = Instant::now();
             let mut p = params();
             p.max_batch_ops = max_ops;
-            p.max_batch_payload_b64 = max_b64;
-            let mut b = Batcher::new(&p);
+            p.max_batch_body = max_body;
+            let mut b = batcher(&p);
             let mut out = Vec::new();
             for (i, (n, open)) in sizes.iter().enumerate() {
-                let op = if *open { BatchOp::connect_data("h", 443, &vec![7u8; *n]) } else { data(*n) };
+                let op = if *open {
+                    BatchOp::connect_data("h", 443, &vec![7u8; *n])
+                } else if i % 7 == 3 {
+                    BatchOp::close("s")
+                } else {
+                    data(*n)
+                };
                 out.extend(b.push(op, i, t0));
             }
             out.extend(b.take());
@@ -297,11 +408,11 @@ mod tests {
             for batch in &out {
                 prop_assert!(!batch.is_empty());
                 prop_assert!(batch.len() <= max_ops);
-                let b64: usize = batch.ops.iter().map(|o| o.d.as_ref().map_or(0, String::len)).sum();
-                prop_assert!(batch.len() == 1 || b64 <= max_b64);
+                prop_assert!(batch.len() == 1 || body(batch) <= max_body);
                 prop_assert!(batch.ops.iter().filter(|o| o.opens_session()).count() <= MAX_OPENS_PER_BATCH);
                 seen.extend(batch.tags.iter().copied());
             }
+            seen.sort_unstable();
             prop_assert_eq!(seen, (0..sizes.len()).collect::<Vec<_>>());
         }
     }

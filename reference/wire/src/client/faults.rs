@@ -14,6 +14,10 @@ pub struct ClientFaults {
     /// Maps `r[i]` to op `i` by position only, as deployed clients do: accepts an `r` longer
     /// than the ops and never compares a reply's `sid` or `seq` with its op's (§3.1).
     pub positional_replies: bool,
+    /// seqtun-client before the body cap: batches are capped by 4 MiB of base64 payload only,
+    /// and a 413 fails the batch's ops instead of being repacked (§6.3). The compatibility
+    /// matrix uses it to show the upload break deployed nodes cause.
+    pub ignore_body_limit: bool,
 }
 
 impl ClientFaults {
@@ -23,5 +27,6 @@ impl ClientFaults {
             || self.unordered_delivery
             || self.ignore_missing_seq
             || self.positional_replies
+            || self.ignore_body_limit
     }
 }

@@ -8,6 +8,7 @@
 //! the instants these machines name.
 
 pub mod batcher;
+pub mod body_cap;
 pub mod classify;
 pub mod faults;
 pub mod negotiate;
@@ -19,6 +20,7 @@ pub mod replies;
 pub mod timeouts;
 
 pub use batcher::{Batch, Batcher};
+pub use body_cap::BodyCap;
 pub use classify::FailureClass;
 pub use faults::ClientFaults;
 pub use negotiate::{Mode, OpenPlan, StickyFlag};

@@ -5,11 +5,23 @@
 
 use std::time::Duration;
 
+use crate::params::DEPLOYED_BODY_LIMIT;
+
 /// Most ops in one batch (deployed clients: 50).
 pub const MAX_BATCH_OPS: usize = 50;
-/// Most base64 payload bytes in one batch (4 MiB), so a reply-sized request stays well under
-/// Apps Script's ~50 MiB body limit.
-pub const MAX_BATCH_PAYLOAD_B64: usize = 4 << 20;
+/// Room kept under the deployed body limit: a relay swaps its key for the node key (which may
+/// be longer) and drops `t`, so the node's body can be a little longer than the client's.
+pub const BATCH_BODY_MARGIN: usize = 64 << 10;
+/// Largest request body of one batch, envelope, keys and base64 included (§6.3): under the
+/// deployed nodes' 2 MiB limit (§1.4) by [`BATCH_BODY_MARGIN`]. `--max-batch-bytes` raises it
+/// for nodes known to accept more.
+pub const MAX_BATCH_BODY_BYTES: usize = DEPLOYED_BODY_LIMIT - BATCH_BODY_MARGIN;
+/// The batch cap never learns itself below this after 413 answers, and a single op this small
+/// is not split further: a node that refuses it is misconfigured.
+pub const MIN_BATCH_BODY_BYTES: usize = 16 << 10;
+/// The base64-payload cap per batch of the deployed client (`MAX_BATCH_PAYLOAD_BYTES`) and of
+/// seqtun-client before the body cap; only the `ignore_body_limit` fault still uses it.
+pub const LEGACY_MAX_BATCH_PAYLOAD_B64: usize = 4 << 20;
 /// After an op arrives, keep collecting while the next one comes within this window.
 pub const COALESCE_STEP: Duration = Duration::from_millis(200);
 /// Fire a batch no later than this after its first op.
@@ -53,7 +65,8 @@ pub const MAX_REDIRECTS: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientParams {
     pub max_batch_ops: usize,
-    pub max_batch_payload_b64: usize,
+    /// Request body cap per batch in bytes (JSON envelope included).
+    pub max_batch_body: usize,
     pub coalesce_step: Duration,
     pub coalesce_max: Duration,
     pub max_inflight_per_relay: usize,
@@ -73,7 +86,7 @@ impl Default for ClientParams {
     fn default() -> Self {
         Self {
             max_batch_ops: MAX_BATCH_OPS,
-            max_batch_payload_b64: MAX_BATCH_PAYLOAD_B64,
+            max_batch_body: MAX_BATCH_BODY_BYTES,
             coalesce_step: COALESCE_STEP,
             coalesce_max: COALESCE_MAX,
             max_inflight_per_relay: MAX_INFLIGHT_PER_RELAY,
@@ -102,11 +115,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_batch_of_full_ops_is_split_by_the_payload_limit() {
-        // Four 1 MiB ops are ~5.3 MiB of base64: more than one batch may carry.
+    fn the_default_cap_keeps_a_margin_under_the_deployed_limit_and_fits_one_full_op() {
+        assert_eq!(DEPLOYED_BODY_LIMIT, 2_097_152);
+        assert_eq!(MAX_BATCH_BODY_BYTES, 2_031_616);
+        // A full 1 MiB op is ~1.4 MB of base64: one fits a batch, two do not.
         let per_op = crate::b64::encoded_len(MAX_DATA_OP_BYTES);
-        assert!(per_op * 4 > MAX_BATCH_PAYLOAD_B64);
-        assert!(per_op <= MAX_BATCH_PAYLOAD_B64);
+        assert!(per_op + 1024 <= MAX_BATCH_BODY_BYTES);
+        assert!(2 * per_op > MAX_BATCH_BODY_BYTES);
+        const { assert!(MIN_BATCH_BODY_BYTES < MAX_BATCH_BODY_BYTES) };
     }
 
     #[test]

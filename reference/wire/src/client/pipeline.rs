@@ -23,7 +23,7 @@ use crate::op::BatchOp;
 use super::faults::ClientFaults;
 use super::negotiate::Mode;
 use super::params::{ClientParams, READ_LADDER};
-use super::replies::OpResult;
+use super::replies::{OpFailure, OpResult};
 use super::timeouts::pipelined_reply_timeout;
 
 /// Identifies one op of a session; hand it back with the op's reply.
@@ -76,6 +76,8 @@ struct InFlight {
     seq: Option<u64>,
     sent_at: Instant,
     reply: Option<OpResult>,
+    /// Raw payload bytes the op carries.
+    payload: usize,
 }
 
 /// The state of one session's `data` loop.
@@ -93,6 +95,14 @@ pub struct Pipeline {
     app_closed: bool,
     end: Option<End>,
     downgrade: bool,
+    /// The session id, from the last op sent (resends need it).
+    sid: String,
+    /// Largest payload a node is known to accept in a request of its own (§6.3).
+    proven: usize,
+    /// Bytes of a refused op still to send, before any new app bytes.
+    pending: Vec<u8>,
+    /// Ops to submit again, smaller, after the node refused them as too large.
+    resends: Vec<(OpToken, BatchOp)>,
 }
 
 impl Pipeline {
@@ -115,6 +125,10 @@ impl Pipeline {
             app_closed: false,
             end: None,
             downgrade: false,
+            sid: String::new(),
+            proven: usize::MAX,
+            pending: Vec::new(),
+            resends: Vec::new(),
         }
     }
 
@@ -139,14 +153,17 @@ impl Pipeline {
         self.end.as_ref()
     }
 
-    /// True when the app's bytes may be read and sent now.
+    /// True when bytes (the app's, or [`Self::take_pending`]'s) may be sent now.
     pub fn can_send_bytes(&self) -> bool {
-        self.end.is_none() && !self.app_closed && self.in_flight.len() < self.depth()
+        self.end.is_none()
+            && (!self.app_closed || !self.pending.is_empty())
+            && self.in_flight.len() < self.depth()
+            && !self.unproven_in_flight()
     }
 
     /// When the next empty poll should be sent.
     pub fn poll_due(&self) -> PollDue {
-        if self.end.is_some() || self.app_closed {
+        if self.end.is_some() || self.app_closed || !self.pending.is_empty() {
             return PollDue::Never;
         }
         let flowing = self.mode.is_pipelined() && self.last_reply_had_bytes;
@@ -180,14 +197,18 @@ impl Pipeline {
             seq,
             sent_at: now,
             reply: None,
+            payload: bytes.len(),
         });
+        if self.sid != sid {
+            self.sid = sid.to_string();
+        }
         (OpToken(token), BatchOp::data(sid, bytes, seq))
     }
 
     /// The app closed its side: no new ops; replies in flight are still delivered (§7.9).
     pub fn on_app_eof(&mut self) {
         self.app_closed = true;
-        if self.in_flight.is_empty() && self.end.is_none() {
+        if self.in_flight.is_empty() && self.pending.is_empty() && self.end.is_none() {
             self.end = Some(End::AppDone);
         }
     }
@@ -206,6 +227,17 @@ impl Pipeline {
         let Some(pos) = self.in_flight.iter().position(|f| f.token == token.0) else {
             return events;
         };
+        let result = match result {
+            Err(OpFailure::TooLarge { payload, max }) => {
+                self.resend_smaller(pos, &payload, max, now);
+                return events;
+            }
+            Ok(reply) => {
+                self.proven = self.proven.max(self.in_flight[pos].payload);
+                Ok(reply)
+            }
+            other => other,
+        };
         self.in_flight[pos].reply = Some(result);
         if self.faults.unordered_delivery {
             if let Some(slot) = self.in_flight.remove(pos) {
@@ -220,7 +252,7 @@ impl Pipeline {
         }
         if self.in_flight.is_empty() {
             self.quiet_since = now;
-            if self.app_closed && self.end.is_none() {
+            if self.app_closed && self.pending.is_empty() && self.end.is_none() {
                 self.end = Some(End::AppDone);
             }
         }
@@ -292,6 +324,8 @@ impl Pipeline {
         }
     }
 }
+
+mod resend;
 
 #[cfg(test)]
 mod props;

@@ -82,6 +82,13 @@ pub enum OpFailure {
     /// The whole batch failed: transport, timeout, non-200, decoy or a relay error.
     #[error("{0}")]
     Batch(String),
+    /// The node refused a request holding only this op as too large (HTTP 413), so the op never
+    /// ran: its session carries `payload` again in ops of at most `max` raw bytes (§6.3).
+    #[error(
+        "the node refused this op's request as too large (HTTP 413); its {} bytes go again in ops of at most {max} bytes",
+        .payload.len()
+    )]
+    TooLarge { payload: Vec<u8>, max: usize },
 }
 
 fn seq_text(seq: Option<u64>) -> String {
