@@ -239,6 +239,10 @@ async fn round_trip(relays: Arc<Relays>, batch: Batch<Route>) {
     add(&relays.stats.batches, 1);
     if ok {
         relays.sizes.answered(body_len);
+        relays
+            .stats
+            .largest_body
+            .fetch_max(body_len as u64, std::sync::atomic::Ordering::Relaxed);
     } else {
         add(&relays.stats.failed_batches, 1);
     }

@@ -23,6 +23,8 @@ pub struct Stats {
     pub failed_batches: AtomicU64,
     /// Requests the node refused as too large (413) and that were repacked (§6.3).
     pub refused_batches: AtomicU64,
+    /// The largest request body a relay answered.
+    pub largest_body: AtomicU64,
     pub pipelined_sessions: AtomicU64,
     pub legacy_sessions: AtomicU64,
     pub downgrades: AtomicU64,
@@ -39,6 +41,7 @@ pub struct Snapshot {
     pub batches: u64,
     pub failed_batches: u64,
     pub refused_batches: u64,
+    pub largest_body: u64,
     pub pipelined_sessions: u64,
     pub legacy_sessions: u64,
     pub downgrades: u64,
@@ -87,6 +90,7 @@ impl Stats {
             batches: get(&self.batches),
             failed_batches: get(&self.failed_batches),
             refused_batches: get(&self.refused_batches),
+            largest_body: get(&self.largest_body),
             pipelined_sessions: get(&self.pipelined_sessions),
             legacy_sessions: get(&self.legacy_sessions),
             downgrades: get(&self.downgrades),

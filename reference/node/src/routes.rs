@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
@@ -58,14 +58,31 @@ fn limit(state: &NodeState) -> usize {
     }
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyReadError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(BodyReadError::TooLarge { limit })
+/// How much of a refused body is still read (and dropped) before the refusal is sent. A client
+/// that is still writing the body only reads the answer when it is done, and the node that
+/// stops reading stalls it (or resets it, when the socket closes with unread data); reading on
+/// lets it see the 413, as nginx's lingering close does.
+pub const REFUSED_BODY_DRAIN_BYTES: usize = 64 << 20;
+
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyReadError> {
+    let mut kept = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyReadError::Io(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total <= limit {
+            kept.extend_from_slice(&data);
+        } else if total > limit.saturating_add(REFUSED_BODY_DRAIN_BYTES) {
+            break;
         }
-        Err(e) => Err(BodyReadError::Io(e.to_string())),
     }
+    if total > limit {
+        return Err(BodyReadError::TooLarge { limit });
+    }
+    Ok(kept.freeze())
 }
 
 async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {

@@ -3,8 +3,7 @@
 
 use std::net::SocketAddr;
 
-use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 use crate::common::*;
@@ -21,20 +20,6 @@ enum Via {
 enum Path {
     Direct,
     AppsScript,
-}
-
-/// Deterministic bytes, different per stream.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 struct Tunnel {
@@ -75,28 +60,7 @@ async fn open(t: &Tunnel, via: Via, origin: SocketAddr) -> TcpStream {
 
 /// Sends `len` bytes through an echo origin while reading them back; checks SHA-256 both ways.
 async fn echo_through(t: &Tunnel, via: Via, origin: SocketAddr, seed: u64, len: usize) {
-    let s = open(t, via, origin).await;
-    let data = pattern(seed, len);
-    let want = Sha256::digest(&data);
-    let (mut rd, mut wr) = s.into_split();
-    let writer = tokio::spawn(async move {
-        for chunk in data.chunks(256 << 10) {
-            wr.write_all(chunk).await.unwrap();
-        }
-        wr
-    });
-    let mut hash = Sha256::new();
-    let mut got = 0;
-    let mut buf = vec![0u8; 256 << 10];
-    while got < len {
-        let n = rd.read(&mut buf).await.unwrap();
-        assert!(n > 0, "stream ended after {got} of {len} bytes");
-        hash.update(&buf[..n]);
-        got += n;
-    }
-    assert_eq!(got, len);
-    assert_eq!(hash.finalize(), want, "echoed bytes differ (seed {seed})");
-    drop(writer.await.unwrap());
+    echo_exact(open(t, via, origin).await, seed, len).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

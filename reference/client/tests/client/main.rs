@@ -5,6 +5,7 @@ mod common;
 
 mod binary;
 mod curl;
+mod deployed;
 mod e2e;
 mod faults;
 mod limits;

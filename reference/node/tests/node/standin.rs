@@ -44,6 +44,14 @@ async fn deployed_body_limit_accepts_2_mib_and_refuses_one_byte_more_with_axums_
     );
     let (status, _, _) = n.post("/tunnel", padded(DEPLOYED_BODY_LIMIT + 1)).await;
     assert_eq!(status, 413);
+    // Far more than the sockets buffer: the node reads on, so the client (which only reads the
+    // answer once its body is out) sees the 413 instead of stalling or being reset.
+    let (status, _, _) = within(
+        "a refused 24 MiB body",
+        n.post("/tunnel/batch", padded(24 << 20)),
+    )
+    .await;
+    assert_eq!(status, 413);
     // Without the fault the node reads 64 MiB: 4 MiB (what older clients send) is fine.
     let plain = node(|_| {}).await;
     let (status, _, _) = plain.post("/tunnel/batch", padded(4 << 20)).await;

@@ -181,6 +181,47 @@ pub async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
     out
 }
 
+/// Deterministic bytes, different per stream.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Sends `len` bytes of [`pattern`] through a tunnelled connection to an echo origin while
+/// reading them back; checks the SHA-256 of what came back against what was sent.
+pub async fn echo_exact(s: TcpStream, seed: u64, len: usize) {
+    use sha2::{Digest as _, Sha256};
+    let data = pattern(seed, len);
+    let want = Sha256::digest(&data);
+    let (mut rd, mut wr) = s.into_split();
+    let writer = tokio::spawn(async move {
+        for chunk in data.chunks(256 << 10) {
+            wr.write_all(chunk).await.unwrap();
+        }
+        wr
+    });
+    let mut hash = Sha256::new();
+    let mut got = 0;
+    let mut buf = vec![0u8; 256 << 10];
+    while got < len {
+        let n = rd.read(&mut buf).await.unwrap();
+        assert!(n > 0, "stream ended after {got} of {len} bytes");
+        hash.update(&buf[..n]);
+        got += n;
+    }
+    assert_eq!(got, len);
+    assert_eq!(hash.finalize(), want, "echoed bytes differ (seed {seed})");
+    drop(writer.await.unwrap());
+}
+
 /// Bounds a future by a generous real-time limit (liveness, not speed).
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(60), f)
