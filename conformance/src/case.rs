@@ -81,6 +81,9 @@ pub enum Step {
     Respond(RespondSpec),
     ExpectBatch(ExpectBatch),
     Release(ReleaseSpec),
+    BodyLimit(BodyLimitSpec),
+    Uploads(UploadsSpec),
+    ExpectBodies(ExpectBodiesSpec),
 }
 
 /// How the app reaches the client.
@@ -253,6 +256,47 @@ pub struct ExpectBatch {
 }
 
 /// Answers every op still waiting: `empty` (`{"sid":S,"eof":false}`), `eof`, or `error`.
+/// From now on the fake node refuses any request body over `max` bytes as a deployed node
+/// does: HTTP 413 (or, in the outer dialect, a relay's `{"e":"tunnel batch HTTP 413"}`), and
+/// none of its ops is recorded, since none ran.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyLimitSpec {
+    pub max: String,
+}
+
+/// One session's upload: app `app` writes `bytes`, which must arrive on session `sid`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSpec {
+    pub app: String,
+    pub sid: String,
+    pub bytes: Value,
+}
+
+/// Every app writes its bytes while the fake node answers every `data` op of these sessions as
+/// it arrives (`{"sid":S,"eof":false}`, `seq` echoed); their payloads, in `seq` order (arrival
+/// order without `seq`), must be exactly the app's bytes: nothing lost, nothing twice, nothing
+/// reordered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadsSpec {
+    pub sessions: Vec<UploadSpec>,
+    #[serde(default)]
+    pub within: Option<String>,
+}
+
+/// Checks the request bodies the client sent so far: each at most `max` bytes; `refused`
+/// matches the number `body_limit` refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBodiesSpec {
+    #[serde(default)]
+    pub max: Option<String>,
+    #[serde(default)]
+    pub refused: Option<Value>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseSpec {
@@ -328,6 +372,9 @@ pub struct SendSpec {
     /// gzip the body.
     #[serde(default)]
     pub gzip: bool,
+    /// Pad the envelope with an unknown `_pad` field to exactly this many bytes (before gzip).
+    #[serde(default)]
+    pub pad_to: Option<String>,
     #[serde(default, rename = "as")]
     pub name: Option<String>,
     /// Do not wait for the reply here; `await` it later.

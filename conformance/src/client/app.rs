@@ -129,6 +129,17 @@ impl App {
         w.write_all(bytes).await.map_err(|e| e.to_string())
     }
 
+    /// Writes `bytes` in the background: an upload larger than the sockets buffer only finishes
+    /// while the case answers the ops that carry it.
+    pub fn send_later(&self, bytes: Vec<u8>) -> JoinHandle<Result<(), String>> {
+        let writer = Arc::clone(&self.writer);
+        tokio::spawn(async move {
+            let mut w = writer.lock().await;
+            let w = w.as_mut().ok_or("the app is not connected")?;
+            w.write_all(&bytes).await.map_err(|e| e.to_string())
+        })
+    }
+
     pub async fn half_close(&self) -> Result<(), String> {
         let mut w = self.writer.lock().await;
         match w.as_mut() {

@@ -28,6 +28,9 @@ use crate::http::gzip;
 /// How long a held batch waits for the case before the fake node gives up on it.
 const HOLD_LIMIT: Duration = Duration::from_secs(300);
 
+/// axum's text for a body over its limit, as deployed nodes answer it.
+pub const TOO_LARGE: &str = "Failed to buffer the request body: length limit exceeded";
+
 /// The Apps Script decoy text (PROTOCOL.md §1.5).
 pub const DECOY: &str = "<!DOCTYPE html><html><head><title>Error</title></head><body>The script completed but did not return anything.</body></html>";
 
@@ -62,6 +65,12 @@ pub struct Inner {
     next_redirect: u64,
     /// Requests that were not a batch or single op (kept for error messages).
     pub junk: Vec<String>,
+    /// Refuse bodies over this many bytes, as a deployed node does (`body_limit`).
+    pub body_limit: Option<usize>,
+    /// The size of every request body received, refused ones included.
+    pub bodies: Vec<usize>,
+    /// Requests refused by `body_limit`.
+    pub refused: usize,
 }
 
 pub struct FakeNode {
@@ -277,6 +286,34 @@ fn complete_if_ready(inner: &mut Inner, batch: usize) {
     }
 }
 
+/// Records the body's size and, over `body_limit`, the refusal a deployed node (or a relay in
+/// front of one, for the outer dialect) gives: nothing of the request is recorded as run.
+fn refuse_if_too_large(
+    state: &Mutex<Inner>,
+    path: &str,
+    len: usize,
+) -> Option<Response<Full<Bytes>>> {
+    let mut inner = lock(state);
+    inner.bodies.push(len);
+    if inner.body_limit.is_none_or(|max| len <= max) {
+        return None;
+    }
+    inner.refused += 1;
+    Some(if path.starts_with("/macros/") {
+        response(
+            200,
+            "application/json",
+            br#"{"e":"tunnel batch HTTP 413"}"#.to_vec(),
+        )
+    } else {
+        response(
+            413,
+            "text/plain; charset=utf-8",
+            TOO_LARGE.as_bytes().to_vec(),
+        )
+    })
+}
+
 /// Normalises a request body into (envelope, ops, single).
 fn ops_of(body: &Value) -> Option<(Vec<Value>, bool)> {
     if let Some(ops) = body.get("ops").and_then(Value::as_array) {
@@ -320,6 +357,10 @@ async fn handle(
         Ok(b) => b.to_bytes().to_vec(),
         Err(_) => return Ok(response(400, "text/plain", Vec::new())),
     };
+    if let Some(refusal) = refuse_if_too_large(&state, &path, raw.len()) {
+        changed.notify_waiters();
+        return Ok(refusal);
+    }
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         let _ =

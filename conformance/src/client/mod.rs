@@ -7,6 +7,7 @@ mod dialect;
 pub mod fake;
 pub mod launch;
 mod steps;
+mod uploads;
 
 use std::collections::{BTreeSet, HashMap};
 

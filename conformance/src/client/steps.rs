@@ -16,7 +16,7 @@ use crate::node::StepFail;
 const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 impl Run<'_> {
-    fn ms(&self, expr: &Option<String>) -> Result<Duration, StepFail> {
+    pub(super) fn ms(&self, expr: &Option<String>) -> Result<Duration, StepFail> {
         match expr {
             None => Ok(DEFAULT_WAIT),
             Some(e) => crate::expr::eval_u64(e, &self.target.params)
@@ -25,7 +25,7 @@ impl Run<'_> {
         }
     }
 
-    fn app(&self, name: &str) -> Result<&App, StepFail> {
+    pub(super) fn app(&self, name: &str) -> Result<&App, StepFail> {
         self.apps.get(name).ok_or_else(|| {
             StepFail::new(
                 format!("app `{name}`"),
@@ -35,7 +35,7 @@ impl Run<'_> {
         })
     }
 
-    fn bytes(&self, spec: &Value) -> Result<Vec<u8>, StepFail> {
+    pub(super) fn bytes(&self, spec: &Value) -> Result<Vec<u8>, StepFail> {
         produce(spec, &self.target.params)
             .map_err(|e| StepFail::new("byte spec", "a valid byte spec", e.to_string()))
     }
@@ -238,6 +238,9 @@ impl Run<'_> {
                 self.fake.release(&s.how);
                 Ok(())
             }
+            Step::BodyLimit(s) => self.body_limit(s),
+            Step::Uploads(s) => self.uploads(s).await,
+            Step::ExpectBodies(s) => self.expect_bodies(s),
             Step::Sleep(e) => {
                 tokio::time::sleep(self.ms(&Some(e.clone()))?).await;
                 Ok(())

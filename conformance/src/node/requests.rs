@@ -41,6 +41,7 @@ impl Run<'_> {
             self.subst(b)?.to_string().into_bytes()
         } else {
             let ops = self.subst(&Value::Array(spec.ops.clone().unwrap_or_default()))?;
+            let ops = encode_payloads(ops, &self.target.params)?;
             let mut env = Map::new();
             if let Some(k) = self.key_value(&spec.key, spec.omit_key)? {
                 env.insert("k".into(), k);
@@ -49,7 +50,12 @@ impl Run<'_> {
                 env.insert("t".into(), json!("batch"));
             }
             env.insert("ops".into(), ops);
-            Value::Object(env).to_string().into_bytes()
+            let body = Value::Object(env).to_string();
+            match &spec.pad_to {
+                Some(len) => pad_to(body, len, &self.target.params)?,
+                None => body,
+            }
+            .into_bytes()
         };
         if spec.gzip {
             body = gzip(&body);
@@ -187,6 +193,50 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// Replaces every `{"$b64_of": BYTES}` in the ops with the base64 of those bytes, so a case can
+/// send payloads of any size (`{"pattern": {"len": "1536KiB", "seed": 1}}`).
+fn encode_payloads(v: Value, params: &crate::expr::Params) -> Result<Value, StepFail> {
+    use base64::Engine as _;
+    Ok(match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("$b64_of") => {
+            let bytes = produce(&o["$b64_of"], params)
+                .map_err(|e| StepFail::new("$b64_of", "a byte spec", e.to_string()))?;
+            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| encode_payloads(v, params).map(|v| (k, v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .map(|v| encode_payloads(v, params))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// Pads a JSON object body with an unknown top-level `_pad` field (§3.3: ignored) so the body
+/// is exactly `len` bytes.
+fn pad_to(body: String, len: &str, params: &crate::expr::Params) -> Result<String, StepFail> {
+    let want = crate::expr::eval_u64(len, params)
+        .map_err(|e| StepFail::new("pad_to", "a size expression", e.to_string()))?
+        as usize;
+    const FIELD: usize = r#","_pad":"""#.len();
+    let Some(head) = body.strip_suffix('}') else {
+        return Err(StepFail::new("pad_to", "a JSON object body", body));
+    };
+    let Some(fill) = want.checked_sub(body.len() + FIELD) else {
+        return Err(StepFail::new(
+            "pad_to",
+            format!("a body of at most {want} bytes before padding"),
+            format!("{} bytes", body.len()),
+        ));
+    };
+    Ok(format!(r#"{head},"_pad":"{}"}}"#, "p".repeat(fill)))
 }
 
 fn transport(e: HttpError) -> StepFail {

@@ -5,4 +5,5 @@ mod cli;
 mod client_cmd;
 mod matrix;
 mod mutants;
+mod standins;
 mod support;

@@ -33,7 +33,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// Runs `ids` against a node with `faults` and against a healthy one; each must fail on the
 /// broken node and pass on the healthy one (so it is the fault that is caught).
-fn caught_by(faults: Faults, ids: &[&str]) {
+pub fn caught_by(faults: Faults, ids: &[&str]) {
     let rt = rt();
     let all = cases();
     let http = Http::new(std::time::Duration::from_secs(60));
@@ -139,7 +139,7 @@ fn close_before_data_in_one_batch() {
 
 /// The client-side twin of `caught_by`: each vector must fail against the reference client with
 /// `faults` and pass against a healthy one.
-fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
+pub fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
     let rt = rt();
     let all = cases();
     let params = profile("fast").unwrap();
@@ -247,6 +247,64 @@ fn no_caps_on_connect() {
         &[
             "node/ops/connect-caps",
             "node/single/caps-on-single-connects",
+        ],
+    );
+}
+
+#[test]
+fn client_ignores_the_body_limit() {
+    client_caught_by(
+        ClientFaults {
+            ignore_body_limit: true,
+            ..ClientFaults::default()
+        },
+        &[
+            "client/batch/bodies-stay-under-2-mib",
+            "client/batch/recovers-from-413-without-losing-bytes",
+        ],
+    );
+}
+
+/// Timing cases a node could pass without the behaviour they check: a node that never lets a
+/// ready session cut a long-poll short would pass them only if the case never made it matter.
+#[test]
+fn long_polls_that_ignore_readiness() {
+    caught_by(
+        Faults {
+            long_poll_ignores_readiness: true,
+            ..Faults::default()
+        },
+        &[
+            "node/longpoll/poll-woken-by-sibling-session",
+            "node/longpoll/tcp-ready-short-circuits-udp",
+            "node/longpoll/push-wakes-long-poll",
+            "node/seq/idle-poll-woken-by-sibling",
+        ],
+    );
+}
+
+#[test]
+fn an_active_op_woken_by_its_siblings() {
+    caught_by(
+        Faults {
+            active_op_waits_on_batch: true,
+            ..Faults::default()
+        },
+        &["node/seq/active-op-ignores-sibling-bytes"],
+    );
+}
+
+/// The reaping cases probe late enough that a node ignoring polls has reaped the session.
+#[test]
+fn tcp_polls_that_do_not_refresh_idleness() {
+    caught_by(
+        Faults {
+            tcp_polls_do_not_refresh: true,
+            ..Faults::default()
+        },
+        &[
+            "node/reaping/idle-tcp-reaped-polled-survives",
+            "node/reaping/seq-polled-session-survives",
         ],
     );
 }

@@ -82,4 +82,12 @@ pub struct Faults {
     pub whole_batch_type_errors: bool,
     /// Single-op `data` writes nothing and says nothing about an undecodable payload (§3.6).
     pub single_ignores_bad_base64: bool,
+    // Mutants only, no deployed node has these: they prove that timing cases which a node
+    // could pass without the behaviour they check (vacuously) do catch its absence.
+    /// A pure-poll batch waits out its whole long-poll deadline, whatever becomes ready.
+    pub long_poll_ignores_readiness: bool,
+    /// An active seq'd op wakes when any session of its batch is ready, not only its own.
+    pub active_op_waits_on_batch: bool,
+    /// TCP ops without a payload (polls, seq'd or not) do not refresh a session's idleness.
+    pub tcp_polls_do_not_refresh: bool,
 }

@@ -18,6 +18,8 @@ use crate::{NodeState, lock};
 pub struct BatchCtx {
     /// The batch wrote or connected, so its waits are short (§5.3).
     pub active: bool,
+    /// The `long_poll_ignores_readiness` mutant.
+    deaf: bool,
     budget: Mutex<Budget>,
     /// Some wait of this batch saw a session ready. Set once, never cleared: the waits of one
     /// batch run concurrently, and the op that saw its session ready may drain it before a
@@ -30,6 +32,7 @@ impl BatchCtx {
     pub fn new(state: &NodeState, active: bool) -> Self {
         Self {
             active,
+            deaf: state.cfg.faults.long_poll_ignores_readiness && !active,
             budget: Mutex::new(Budget::new(state.cfg.params.batch_budget)),
             woken: AtomicBool::new(false),
             wake: Notify::new(),
@@ -40,6 +43,10 @@ impl BatchCtx {
     /// deadline passes; true unless the deadline passed with nothing ready (§5.3: a poll is
     /// woken by any session of its batch).
     pub async fn wait_batch(&self, set: &[Watched], deadline: Instant) -> bool {
+        if self.deaf {
+            tokio::time::sleep_until(deadline).await;
+            return false;
+        }
         let woken = self.wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
@@ -72,7 +79,9 @@ pub async fn tcp_reply(state: &NodeState, ctx: &BatchCtx, s: &Arc<TcpSession>) -
         return Reply::gone(&s.sid);
     }
     // A poll that waited a long time still counts as activity when it answers (§5.1).
-    s.touch();
+    if !state.cfg.faults.tcp_polls_do_not_refresh {
+        s.touch();
+    }
     let allowance = lock(&ctx.budget).reserve(state.cfg.params.tcp_drain_max);
     let (bytes, eof) = s.drain(allowance);
     lock(&ctx.budget).refund(allowance - bytes.len());

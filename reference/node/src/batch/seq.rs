@@ -139,7 +139,10 @@ async fn process(
     job: &SeqJob,
 ) -> Reply {
     let echo = Some(job.seq);
-    s.touch();
+    let active = job.d.as_deref().is_some_and(|d| !d.is_empty());
+    if active || !state.cfg.faults.tcp_polls_do_not_refresh {
+        s.touch();
+    }
     // Decoded only now, holding the turn: a bad payload still consumes its seq, so the
     // session does not stall behind it (§7.5, unlike deployed #903 nodes).
     let bytes = match job.d.as_deref().map(b64::decode).transpose() {
@@ -159,12 +162,16 @@ async fn process(
         }
     }
     let params = &state.cfg.params;
-    let active = job.d.as_deref().is_some_and(|d| !d.is_empty());
     if active {
         // An active op waits for its own session only: a sibling's bytes must not cut short
         // the wait for this op's answer.
         let own = [Watched::Tcp(Arc::clone(s))];
-        if wait_any(&own, Instant::now() + params.active_drain_deadline).await {
+        let watched = if state.cfg.faults.active_op_waits_on_batch {
+            batch_set
+        } else {
+            &own[..]
+        };
+        if wait_any(watched, Instant::now() + params.active_drain_deadline).await {
             settle(&own, params).await;
         }
     } else {

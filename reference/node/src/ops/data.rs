@@ -16,7 +16,9 @@ pub async fn legacy_data(state: &NodeState, op: &BatchOp) -> Result<Arc<TcpSessi
     let Some(s) = state.table.tcp(sid) else {
         return Err(Reply::gone(sid));
     };
-    s.touch();
+    if op.has_payload() || !state.cfg.faults.tcp_polls_do_not_refresh {
+        s.touch();
+    }
     let bytes = op
         .payload()
         .map_err(|e| OpError::BadBase64(e.to_string()))?;
