@@ -138,10 +138,13 @@ fn run_node(rt: &tokio::runtime::Runtime, args: &NodeArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let Some(mut params) = crate::params::profile(&args.profile) else {
+    let profile = args
+        .profile
+        .as_deref()
+        .unwrap_or(crate::params::DEFAULT_PROFILE);
+    let Some(mut params) = crate::params::profile(profile) else {
         return setup_error(format!(
-            "unknown --profile {} (use one of {})",
-            args.profile,
+            "unknown --profile {profile} (use one of {})",
             crate::params::PROFILES.join(", ")
         ));
     };
@@ -185,10 +188,28 @@ fn run_node(rt: &tokio::runtime::Runtime, args: &NodeArgs) -> ExitCode {
         fixture_ip: args.fixture_addr,
     };
     let http = Http::new(Duration::from_secs(common.request_timeout));
-    let (target, info) = match rt.block_on(probe_node(target, &http, &args.no_features)) {
+    let (mut target, mut info) = match rt.block_on(probe_node(target, &http, &args.no_features)) {
         Ok(probed) => probed,
         Err(code) => return code,
     };
+    // After the dialect: the long-poll picks the profile, unless the user chose (§5.3).
+    let chosen = args.profile.is_some()
+        || args
+            .params
+            .iter()
+            .any(|p| p.starts_with("longpoll_deadline="));
+    if chosen || common.test.list {
+        let how = if args.profile.is_some() {
+            "as given"
+        } else {
+            "long-poll as given by --param"
+        };
+        println!("target {}: profile {profile}, {how}", target.label);
+    } else {
+        let line = rt.block_on(crate::node::longpoll::fit(&mut target, &http, &args.params));
+        println!("target {}: {line}", target.label);
+        info.params = target.params.clone();
+    }
     run_trials(rt, &cases, &[Arc::new(target)], &[], &http, common, &[info])
 }
 

@@ -77,9 +77,11 @@ pub struct NodeArgs {
     /// The node itself runs in diagnostic mode (wrong keys get JSON, not the 404 page).
     #[arg(long)]
     pub diagnostic: bool,
-    /// Timing and size parameters: seqtun, node-903, node-main, fast.
-    #[arg(long, default_value = "seqtun")]
-    pub profile: String,
+    /// Timing and size parameters: seqtun, node-903, node-main, fast. Without it the runner
+    /// measures the node's long-poll and picks the matching profile (else seqtun with the
+    /// measured --param longpoll_deadline), and says which.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Override one parameter, e.g. --param longpoll_deadline=4s (repeatable).
     #[arg(long = "param")]
     pub params: Vec<String>,

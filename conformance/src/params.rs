@@ -40,6 +40,8 @@ pub const KNOWN: &[(&str, &str)] = &[
 
 /// Names of the built-in profiles.
 pub const PROFILES: &[&str] = &["seqtun", "node-903", "node-main", "fast"];
+/// The profile a run uses when neither `--profile` nor the long-poll measurement picks one.
+pub const DEFAULT_PROFILE: &str = "seqtun";
 
 const MIB: f64 = 1024.0 * 1024.0;
 

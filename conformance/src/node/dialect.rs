@@ -74,7 +74,7 @@ fn url(target: &NodeTarget) -> String {
 }
 
 /// Why one probe request gave no batch reply.
-enum ProbeError {
+pub(super) enum ProbeError {
     /// Nothing answered at all: a setup problem, not a dialect.
     Unreachable(HttpError),
     Odd(String),
@@ -86,7 +86,7 @@ impl From<String> for ProbeError {
     }
 }
 
-async fn one(http: &Http, target: &NodeTarget, op: Value) -> Result<Value, ProbeError> {
+pub(super) async fn one(http: &Http, target: &NodeTarget, op: Value) -> Result<Value, ProbeError> {
     let ex = http
         .post(&url(target), batch_body(target, json!([op])))
         .await

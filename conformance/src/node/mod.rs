@@ -4,6 +4,7 @@
 
 mod checks;
 mod dialect;
+pub mod longpoll;
 mod requests;
 
 use std::collections::HashMap;

@@ -265,3 +265,69 @@ fn setup_errors_name_the_fix() {
         assert!(!t.contains("test result"), "{t}");
     }
 }
+
+/// A node with `longpoll_ms`, on the `fast` profile's other limits.
+fn start_longpoll(longpoll_ms: u64) -> (tokio::runtime::Runtime, String) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cfg = node_config(&profile("fast").unwrap(), false, false);
+    cfg.params.longpoll_deadline = std::time::Duration::from_millis(longpoll_ms);
+    let h = rt
+        .block_on(seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let url = h.url();
+    std::mem::forget(h);
+    (rt, url)
+}
+
+/// Without `--profile` the runner measures the long-poll after the dialect probe and picks the
+/// matching profile (the field run named a 2 s node correctly, then ran the 15 s profile), or
+/// the measured parameter; it says which; an explicit `--profile` wins.
+#[test]
+fn the_measured_long_poll_picks_the_profile() {
+    let (_rt, main) = start_longpoll(2000);
+    let (_rt2, odd) = start_longpoll(700);
+    for (url, extra, want, longpoll) in [
+        (
+            &main,
+            &[][..],
+            "long-poll measured 2.0 s: using --profile node-main",
+            2000.0,
+        ),
+        (
+            &odd,
+            &[][..],
+            "--profile seqtun --param longpoll_deadline=700ms",
+            700.0,
+        ),
+        (
+            &main,
+            &["--profile", "fast"][..],
+            "profile fast, as given",
+            1500.0,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("r.json");
+        let args = [
+            &["node", "--url", url, "--key", KEY, "--exact"][..],
+            &["node/longpoll/idle-poll-held-until-deadline"],
+            &["--report-json", json.to_str().unwrap()],
+            extra,
+        ]
+        .concat();
+        let out = conform(&args);
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        assert!(t.contains(want), "{t}");
+        let r = report(&json);
+        assert_eq!(
+            r["targets"][0]["params"]["longpoll_deadline"], longpoll,
+            "{r}"
+        );
+        assert_eq!(count(&r, "pass"), 1, "{t}");
+    }
+}
