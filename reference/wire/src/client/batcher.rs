@@ -104,18 +104,20 @@ impl<T> Batcher<T> {
         self.max_body = max_body;
     }
 
-    /// What `op` adds to the open batch, and the limit that sum must stay within.
+    /// What `op` adds to a batch (without the comma before it), and the limit the sum of those
+    /// (with commas) must stay within.
     fn cost(&self, op: &BatchOp) -> (usize, usize) {
         if self.payload_only {
             let b64 = op.d.as_ref().map_or(0, String::len);
             (b64, LEGACY_MAX_BATCH_PAYLOAD_B64)
         } else {
-            let comma = usize::from(!self.is_empty());
-            (
-                op_len(op) + comma,
-                self.max_body.saturating_sub(self.overhead),
-            )
+            (op_len(op), self.max_body.saturating_sub(self.overhead))
         }
+    }
+
+    /// The comma before the next op, when the batch counts body bytes and is not empty.
+    fn comma(&self) -> usize {
+        usize::from(!self.payload_only && !self.is_empty())
     }
 
     /// Ops in the open batch.
@@ -135,14 +137,13 @@ impl<T> Batcher<T> {
         let open = usize::from(op.opens_session());
         if !self.is_empty()
             && (self.len() >= self.max_ops
-                || self.size + cost > limit
+                || self.size + self.comma() + cost > limit
                 || self.opens + open > MAX_OPENS_PER_BATCH)
         {
             ready.extend(self.take());
         }
-        let (cost, _) = self.cost(&op);
         self.first_at.get_or_insert(now);
-        self.size += cost;
+        self.size += self.comma() + cost;
         self.opens += open;
         if op.kind() == OpKind::Close {
             self.closes.push((op, tag));
