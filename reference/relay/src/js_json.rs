@@ -223,7 +223,16 @@ fn write_value(out: &mut String, value: &JsValue) {
 /// control characters, everything else literal.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    let mut rest = s;
+    // Runs that need no escaping (all of a base64 payload) are copied whole: per-character
+    // pushes made megabyte payloads the relay's main cost.
+    // Every character that needs escaping is ASCII, so a byte position is a char boundary.
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().unwrap_or_default();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -232,10 +241,11 @@ fn write_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            c => out.push_str(&format!("\\u{:04x}", c as u32)),
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
