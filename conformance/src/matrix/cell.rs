@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use seqtun_client::{ClientConfig, ClientFaults, ClientHandle, RelaySpec};
-use seqtun_node::{Faults, NodeHandle};
+use seqtun_node::{Deployed, Faults, NodeConfig, NodeHandle};
 use seqtun_relay::{RelayConfig, RelayHandle};
 use serde::Serialize;
 
@@ -44,7 +44,41 @@ pub struct NodeSide {
     pub label: String,
     pub legacy: bool,
     pub faults: Faults,
+    /// A stand-in for a deployed node: its faults and limits replace `faults`.
+    pub deployed: Option<Deployed>,
     pub required: bool,
+}
+
+impl NodeSide {
+    /// The column of a stand-in for a deployed node; it never fails the run.
+    pub fn standin(d: Deployed) -> Self {
+        Self {
+            label: d.label().into(),
+            legacy: false,
+            faults: d.faults(),
+            deployed: Some(d),
+            required: false,
+        }
+    }
+
+    /// The node settings of this column on `params`' timing, except that nothing is reaped
+    /// during a cell: a loaded machine can leave a session untouched for the fast profile's
+    /// idle time while its upload crosses the relay, and reaping is not what a cell checks.
+    pub fn config(&self, params: &Params) -> NodeConfig {
+        let mut cfg = node_config(params, self.legacy, false);
+        cfg.params.tcp_idle_timeout = super::CELL_TIMEOUT;
+        cfg.params.udp_idle_timeout = super::CELL_TIMEOUT;
+        match self.deployed {
+            Some(d) => {
+                d.apply(&mut cfg);
+                // The dialect's long-poll, in proportion to #903's (which the profile has).
+                let ratio = d.longpoll().as_secs_f64() / Deployed::Node903.longpoll().as_secs_f64();
+                cfg.params.longpoll_deadline = cfg.params.longpoll_deadline.mul_f64(ratio);
+            }
+            None => cfg.faults = self.faults.clone(),
+        }
+        cfg
+    }
 }
 
 /// What one cell saw.
@@ -56,6 +90,8 @@ pub struct Cell {
     pub wire: Wire,
     pub facts: WireFacts,
     pub delivery: Delivery,
+    /// Setup to verdict.
+    pub elapsed_ms: u64,
 }
 
 impl Cell {
@@ -69,9 +105,18 @@ impl Cell {
 /// a few dozen ops, so a pipelined session really has several in flight.
 pub const CELL_OP_BYTES: usize = 16 * 1024;
 
+/// How long a cell's client waits for a reply: long enough for a loaded machine moving every
+/// cell's uploads at once, well inside the cell's bound.
+pub const CELL_REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Client settings that keep a cell quick: batches fire within milliseconds, and a lost reply
-/// ends the session long before the cell's own bound.
-fn client_config(relay_url: &str, side: &ClientSide) -> Result<ClientConfig, String> {
+/// ends the session long before the cell's own bound. `uploader` keeps the default op size, so
+/// full 1 MiB ops meet the body limit as they do in the field.
+fn client_config(
+    relay_url: &str,
+    side: &ClientSide,
+    uploader: bool,
+) -> Result<ClientConfig, String> {
     let spec = RelaySpec::parse(relay_url).map_err(|e| e.to_string())?;
     let mut cfg = ClientConfig::new(vec![spec], RELAY_KEY);
     cfg.socks = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -81,9 +126,11 @@ fn client_config(relay_url: &str, side: &ClientSide) -> Result<ClientConfig, Str
     p.no_pipelining = side.no_pipelining;
     p.coalesce_step = Duration::from_millis(2);
     p.coalesce_max = Duration::from_millis(10);
-    p.request_timeout = Duration::from_secs(5);
-    p.legacy_reply_timeout = Duration::from_secs(5);
-    p.max_data_op_bytes = CELL_OP_BYTES;
+    p.request_timeout = CELL_REPLY_TIMEOUT;
+    p.legacy_reply_timeout = CELL_REPLY_TIMEOUT;
+    if !uploader {
+        p.max_data_op_bytes = CELL_OP_BYTES;
+    }
     Ok(cfg)
 }
 
@@ -95,6 +142,7 @@ struct Rig {
     tap: Option<Tap>,
     relay: Option<RelayHandle>,
     client: Option<ClientHandle>,
+    uploader: Option<ClientHandle>,
 }
 
 impl Rig {
@@ -103,7 +151,7 @@ impl Rig {
         params: &Params,
         row: &ClientSide,
         col: &NodeSide,
-    ) -> Result<SocketAddr, String> {
+    ) -> Result<(SocketAddr, SocketAddr), String> {
         let spec = UpstreamSpec {
             name: "origin".into(),
             kind: UpstreamKind::Echo,
@@ -115,9 +163,7 @@ impl Rig {
             .await
             .map_err(|e| format!("origin: {e}"))?;
         self.origin = Some(origin);
-        let mut cfg = node_config(params, col.legacy, false);
-        cfg.faults = col.faults.clone();
-        let node = seqtun_node::spawn(cfg, SocketAddr::from(([127, 0, 0, 1], 0)))
+        let node = seqtun_node::spawn(col.config(params), SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .map_err(|e| format!("node: {e}"))?;
         let tap = Tap::start(&node.url())
@@ -128,19 +174,29 @@ impl Rig {
             .await
             .map_err(|e| format!("relay: {e}"))?;
         self.tap = Some(tap);
-        let cfg = client_config(&relay.url_for(DEPLOYMENT), row)?;
+        let url = relay.url_for(DEPLOYMENT);
         self.relay = Some(relay);
-        let client = seqtun_client::spawn(cfg)
-            .await
-            .map_err(|e| format!("client: {e}"))?;
-        let socks = client.socks.ok_or("the client has no SOCKS5 listener")?;
-        self.client = Some(client);
-        Ok(socks)
+        let mut socks = Vec::new();
+        for uploader in [false, true] {
+            let client = seqtun_client::spawn(client_config(&url, row, uploader)?)
+                .await
+                .map_err(|e| format!("client: {e}"))?;
+            socks.push(client.socks.ok_or("the client has no SOCKS5 listener")?);
+            *if uploader {
+                &mut self.uploader
+            } else {
+                &mut self.client
+            } = Some(client);
+        }
+        Ok((socks[0], socks[1]))
     }
 
     async fn stop(&mut self) {
         let all = async {
-            if let Some(c) = self.client.take() {
+            for c in [self.client.take(), self.uploader.take()]
+                .into_iter()
+                .flatten()
+            {
                 c.shutdown().await;
             }
             if let Some(r) = self.relay.take() {
@@ -156,11 +212,15 @@ impl Rig {
 
 /// Runs one cell, bounded by `limit` from start to verdict.
 pub async fn run(params: &Params, row: &ClientSide, col: &NodeSide, limit: Duration) -> Cell {
+    let started = tokio::time::Instant::now();
     let mut rig = Rig::default();
     let work = async {
         match rig.start(params, row, col).await {
-            Ok(socks) => match &rig.origin {
-                Some(origin) => exchange::run(socks, origin).await,
+            Ok((socks, uploader)) => match &rig.origin {
+                Some(origin) => match exchange::run(socks, origin).await {
+                    Delivery::Ok => super::uploads::uploads(uploader, origin).await,
+                    broken => broken,
+                },
                 None => Delivery::Failed {
                     reason: "the origin did not start".into(),
                 },
@@ -185,5 +245,6 @@ pub async fn run(params: &Params, row: &ClientSide, col: &NodeSide, limit: Durat
         wire: facts.kind(),
         facts,
         delivery,
+        elapsed_ms: started.elapsed().as_millis() as u64,
     }
 }

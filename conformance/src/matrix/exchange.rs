@@ -70,7 +70,7 @@ impl Delivery {
         }
     }
 
-    fn failed(reason: impl Into<String>) -> Self {
+    pub(super) fn failed(reason: impl Into<String>) -> Self {
         Delivery::Failed {
             reason: reason.into(),
         }
@@ -82,11 +82,11 @@ fn byte_at(offset: usize) -> u8 {
     ((offset as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
 }
 
-fn pattern(from: usize, len: usize) -> Vec<u8> {
+pub(super) fn pattern(from: usize, len: usize) -> Vec<u8> {
     (from..from + len).map(byte_at).collect()
 }
 
-fn first_difference(got: &[u8], from: usize) -> Option<usize> {
+pub(super) fn first_difference(got: &[u8], from: usize) -> Option<usize> {
     got.iter()
         .enumerate()
         .find(|(i, b)| **b != byte_at(from + i))
@@ -175,7 +175,10 @@ fn blame(origin: &TcpFixture, upto: usize, echoed_offset: usize) -> Delivery {
 }
 
 /// Fills `buf`, saying how far it got if the tunnel closes first.
-async fn read_all(rd: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> Result<(), String> {
+pub(super) async fn read_all(
+    rd: &mut (impl AsyncRead + Unpin),
+    buf: &mut [u8],
+) -> Result<(), String> {
     let mut got = 0;
     while got < buf.len() {
         match rd.read(&mut buf[got..]).await {
@@ -198,7 +201,7 @@ async fn read_all(rd: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> Result<(
 }
 
 /// RFC 1928 CONNECT without authentication to an IPv4 loopback target.
-async fn socks5_connect(s: &mut TcpStream, target: SocketAddr) -> Result<(), String> {
+pub(super) async fn socks5_connect(s: &mut TcpStream, target: SocketAddr) -> Result<(), String> {
     let io = |e: std::io::Error| format!("SOCKS5 handshake: {e}");
     s.write_all(&[0x05, 0x01, 0x00]).await.map_err(io)?;
     let mut chosen = [0u8; 2];

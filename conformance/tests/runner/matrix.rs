@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use seqtun_client::ClientFaults;
 use seqtun_conform::matrix::exchange::Delivery;
 use seqtun_conform::matrix::wire::Wire;
 use seqtun_conform::matrix::{
-    CELL_TIMEOUT, Matrix, NodeSide, render, run, standard_clients, standard_nodes,
+    CELL_TIMEOUT, ClientSide, Matrix, NodeSide, render, run, standard_clients, standard_nodes,
 };
 use seqtun_conform::params::profile;
-use seqtun_node::Faults;
+use seqtun_node::{Deployed, Faults};
 
 use crate::support::{conform, report, text};
 
@@ -48,19 +49,27 @@ const C1115: &str = "#1115-like (seq, no wseq)";
 const N903: &str = "seqtun-node (#903)";
 const NLEGACY: &str = "seqtun-node --legacy";
 const NMAIN: &str = "NODE-MAIN-like node";
+const N903LIKE: &str = "NODE-903-like node";
 
 #[test]
 fn the_standard_matrix_shows_what_each_pairing_agrees_on() {
     let m = matrix(&[C903, CLEGACY, C1115], &standard_nodes(), CELL_TIMEOUT);
     expect(&m, C903, N903, Wire::Pipelined, true);
     expect(&m, C903, NLEGACY, Wire::Legacy, true);
-    // No caps: a #903 client stays legacy even though this node would echo seq.
-    expect(&m, C903, NMAIN, Wire::Legacy, true);
-    for node in [N903, NLEGACY, NMAIN] {
+    // No caps: a #903 client stays legacy even though this node would echo seq. Whether its
+    // uploads survive is up to the node's budget gap (E-1: drains past the budget get no
+    // entry), which the fast profile's 512 KiB budget makes likely; only the wire counts.
+    assert_eq!(m.cell(C903, NMAIN).unwrap().wire, Wire::Legacy);
+    // The deployed #903 node's divergences (2 MiB bodies, no poll preemption, ...) do not
+    // break a seqtun client, nor three sessions uploading full ops at once.
+    expect(&m, C903, N903LIKE, Wire::Pipelined, true);
+    for node in [N903, NLEGACY, N903LIKE] {
         expect(&m, CLEGACY, node, Wire::Legacy, true);
     }
+    assert_eq!(m.cell(CLEGACY, NMAIN).unwrap().wire, Wire::Legacy);
     // A #1115 client's seq is ordered by a #903 node (§11.3).
     expect(&m, C1115, N903, Wire::Pipelined, true);
+    expect(&m, C1115, N903LIKE, Wire::Pipelined, true);
     // A legacy node drops seq; the client notices the missing echo and closes the session.
     expect(&m, C1115, NLEGACY, Wire::NoEcho, false);
     // Echoed without caps; whether the bytes survive is up to timing, so only the wire counts.
@@ -87,6 +96,7 @@ fn a_required_cell_that_breaks_fails_the_matrix_and_says_why() {
             no_seq_echo: true,
             ..Faults::default()
         },
+        deployed: None,
         required: true,
     };
     let m = matrix(&[C903], &[broken], CELL_TIMEOUT);
@@ -106,8 +116,8 @@ fn a_required_cell_that_breaks_fails_the_matrix_and_says_why() {
 
 #[test]
 fn a_cell_that_cannot_finish_in_time_is_a_timeout_not_a_hang() {
-    // Four echo rounds and 256 KiB each way, one relay round trip per op of a legacy loop,
-    // cannot fit in 20 ms.
+    // Four echo rounds, 256 KiB and three 2 MiB uploads each way, one relay round trip per op
+    // of a legacy loop, cannot fit in 20 ms.
     let m = matrix(
         &[CLEGACY],
         &standard_nodes()[..1],
@@ -139,7 +149,40 @@ fn the_main_job_prints_the_matrix_last_and_reports_it() {
     assert!(tail[0].contains("must work"), "{stdout}");
     let report = report(&json);
     let cells = report["matrix"]["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 9, "{report}");
+    assert_eq!(cells.len(), 12, "{report}");
     assert_eq!(report["matrix"]["broken"], 0);
     assert!(report["cases"].is_array(), "the case report is still there");
+}
+
+/// The break the field run found (seqtun-client's uploads through a deployed node), which the
+/// matrix missed while its columns were seqtun-only: the client before the body cap fails
+/// against the NODE-903-like column, the client with it does not.
+#[test]
+fn the_matrix_shows_the_upload_break_before_the_body_cap_and_not_after() {
+    let fixed = standard_clients().remove(0);
+    let before = ClientSide {
+        label: "seqtun-client before the body cap".into(),
+        faults: ClientFaults {
+            ignore_body_limit: true,
+            ..ClientFaults::default()
+        },
+        ..fixed.clone()
+    };
+    let node = NodeSide::standin(Deployed::Node903);
+    let m = rt().block_on(run(
+        &profile("fast").unwrap(),
+        &[before, fixed],
+        &[node],
+        CELL_TIMEOUT,
+    ));
+    let text = render::text(&m);
+    let broken = m
+        .cell("seqtun-client before the body cap", N903LIKE)
+        .unwrap();
+    assert!(
+        matches!(&broken.delivery, Delivery::Failed { reason } if reason.contains("upload")),
+        "{text}"
+    );
+    expect(&m, C903, N903LIKE, Wire::Pipelined, true);
+    assert!(text.contains("NODE-903-like node"), "{text}");
 }
