@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::case::{UpstreamKind, UpstreamSpec};
 use crate::fixtures::Fixtures;
 use crate::http::{Http, HttpError};
 use crate::target::NodeTarget;
-use crate::vars::Vars;
 
 /// How long the probe gives a held seq'd op to (wrongly) reach the upstream.
 const HOLD_PROBE: Duration = Duration::from_millis(400);
@@ -117,19 +115,10 @@ pub async fn detect(target: &NodeTarget, http: &Http) -> Result<Dialect, HttpErr
 
 async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> {
     let mut fixtures = Fixtures::default();
-    let mut vars = Vars::default();
-    let spec = UpstreamSpec {
-        name: "probe".into(),
-        kind: UpstreamKind::Sink,
-        bytes: None,
-        close: None,
-        script: Vec::new(),
-    };
-    fixtures
-        .start(&spec, target.fixture_ip, &target.params, &mut vars)
+    let sink = fixtures
+        .sink("probe", target.fixture_ip, &target.params)
         .await
         .map_err(|e| e.to_string())?;
-    let sink = fixtures.tcp("probe").map_err(|e| e.to_string())?;
     let connect =
         json!({"op":"connect","host":target.fixture_ip.to_string(),"port":sink.addr.port()});
     let reply = one(http, target, connect).await?;

@@ -13,12 +13,10 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::dialect::{ProbeError, one};
-use crate::case::{UpstreamKind, UpstreamSpec};
 use crate::fixtures::Fixtures;
 use crate::http::Http;
 use crate::params::{DEFAULT_PROFILE, PROFILES, profile};
 use crate::target::NodeTarget;
-use crate::vars::Vars;
 
 /// A measured deadline within this share of a profile's (or this close) matches it.
 const TOLERANCE: f64 = 0.15;
@@ -72,20 +70,9 @@ async fn ask(
 /// an immediate request.
 pub async fn measure(target: &NodeTarget, http: &Http) -> Result<Duration, String> {
     let mut fixtures = Fixtures::default();
-    let mut vars = Vars::default();
-    let spec = UpstreamSpec {
-        name: "longpoll".into(),
-        kind: UpstreamKind::Sink,
-        bytes: None,
-        close: None,
-        script: Vec::new(),
-    };
-    fixtures
-        .start(&spec, target.fixture_ip, &target.params, &mut vars)
-        .await
-        .map_err(|e| e.to_string())?;
     let port = fixtures
-        .tcp("longpoll")
+        .sink("longpoll", target.fixture_ip, &target.params)
+        .await
         .map_err(|e| e.to_string())?
         .addr
         .port();

@@ -13,13 +13,21 @@ fn start(legacy: bool) -> (tokio::runtime::Runtime, String) {
 }
 
 fn start_with(legacy: bool, faults: seqtun_node::Faults) -> (tokio::runtime::Runtime, String) {
+    start_tweaked(legacy, |cfg| cfg.faults = faults)
+}
+
+/// A node on the `fast` profile's limits, changed by `tweak`.
+fn start_tweaked(
+    legacy: bool,
+    tweak: impl FnOnce(&mut seqtun_node::NodeConfig),
+) -> (tokio::runtime::Runtime, String) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
     let mut cfg = node_config(&profile("fast").unwrap(), legacy, false);
-    cfg.faults = faults;
+    tweak(&mut cfg);
     let h = rt
         .block_on(seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap()))
         .unwrap();
@@ -268,19 +276,9 @@ fn setup_errors_name_the_fix() {
 
 /// A node with `longpoll_ms`, on the `fast` profile's other limits.
 fn start_longpoll(longpoll_ms: u64) -> (tokio::runtime::Runtime, String) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut cfg = node_config(&profile("fast").unwrap(), false, false);
-    cfg.params.longpoll_deadline = std::time::Duration::from_millis(longpoll_ms);
-    let h = rt
-        .block_on(seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap()))
-        .unwrap();
-    let url = h.url();
-    std::mem::forget(h);
-    (rt, url)
+    start_tweaked(false, |cfg| {
+        cfg.params.longpoll_deadline = std::time::Duration::from_millis(longpoll_ms);
+    })
 }
 
 /// Without `--profile` the runner measures the long-poll after the dialect probe and picks the

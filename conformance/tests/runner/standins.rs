@@ -14,94 +14,37 @@ use seqtun_node::{Deployed, Faults, NodeConfig};
 
 use crate::mutants::caught_by;
 
-fn fault(set: impl FnOnce(&mut Faults)) -> Faults {
-    let mut f = Faults::default();
-    set(&mut f);
-    f
+/// One test per deployed fault: `fault => [cases that must catch it]`.
+macro_rules! caught {
+    ($($fault:ident => [$($id:literal),+ $(,)?];)+) => {$(
+        #[test]
+        fn $fault() {
+            caught_by(
+                Faults {
+                    $fault: true,
+                    ..Faults::default()
+                },
+                &[$($id),+],
+            );
+        }
+    )+};
 }
 
-#[test]
-fn deployed_body_limit() {
-    caught_by(
-        fault(|f| f.deployed_body_limit = true),
-        &["node/transport/accepts-a-4-mib-body"],
-    );
-}
-
-#[test]
-fn deployed_http_surface() {
-    caught_by(
-        fault(|f| f.deployed_http_surface = true),
-        &["node/transport/unknown-path-nginx-404"],
-    );
-}
-
-#[test]
-fn missing_key_is_bad_json() {
-    caught_by(
-        fault(|f| f.missing_key_is_bad_json = true),
-        &["node/auth/missing-key-nginx-404-runs-nothing"],
-    );
-}
-
-#[test]
-fn no_seq_on_missing_sid() {
-    caught_by(
-        fault(|f| f.no_seq_on_missing_sid = true),
-        &["node/seq/echo-on-missing-sid"],
-    );
-}
-
-#[test]
-fn no_poll_preemption() {
-    caught_by(
-        fault(|f| f.no_poll_preemption = true),
-        &[
-            "node/seq/poll-preemption",
-            "node/seq/poll-answers-at-once-when-later-seq-waits",
-        ],
-    );
-}
-
-/// The case whose old timing let exactly this node pass (wire-reference E-18).
-#[test]
-fn udp_polls_do_not_refresh() {
-    caught_by(
-        fault(|f| f.udp_polls_do_not_refresh = true),
-        &["node/reaping/udp-polls-keep-session-alive"],
-    );
-}
-
-#[test]
-fn bad_base64_keeps_seq() {
-    caught_by(
-        fault(|f| f.bad_base64_keeps_seq = true),
-        &["node/seq/bad-base64-consumes-seq"],
-    );
-}
-
-#[test]
-fn whole_batch_type_errors() {
-    caught_by(
-        fault(|f| f.whole_batch_type_errors = true),
-        &["node/transport/malformed-op-alone"],
-    );
-}
-
-#[test]
-fn single_ignores_bad_base64() {
-    caught_by(
-        fault(|f| f.single_ignores_bad_base64 = true),
-        &["node/single/bad-base64-reported"],
-    );
-}
-
-#[test]
-fn budget_gap() {
-    caught_by(
-        fault(|f| f.budget_gap = true),
-        &["node/drain/batch-budget-placeholder-keeps-bytes"],
-    );
+caught! {
+    deployed_body_limit => ["node/transport/accepts-a-4-mib-body"];
+    deployed_http_surface => ["node/transport/unknown-path-nginx-404"];
+    missing_key_is_bad_json => ["node/auth/missing-key-nginx-404-runs-nothing"];
+    no_seq_on_missing_sid => ["node/seq/echo-on-missing-sid"];
+    no_poll_preemption => [
+        "node/seq/poll-preemption",
+        "node/seq/poll-answers-at-once-when-later-seq-waits",
+    ];
+    // The case whose old timing let exactly this node pass (wire-reference E-18).
+    udp_polls_do_not_refresh => ["node/reaping/udp-polls-keep-session-alive"];
+    bad_base64_keeps_seq => ["node/seq/bad-base64-consumes-seq"];
+    whole_batch_type_errors => ["node/transport/malformed-op-alone"];
+    single_ignores_bad_base64 => ["node/single/bad-base64-reported"];
+    budget_gap => ["node/drain/batch-budget-placeholder-keeps-bytes"];
 }
 
 fn cases() -> Vec<Case> {

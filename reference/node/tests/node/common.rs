@@ -39,25 +39,25 @@ pub async fn node(tweak: impl FnOnce(&mut NodeConfig)) -> TestNode {
 
 impl TestNode {
     pub async fn post(&self, path: &str, body: impl Into<Bytes>) -> (StatusCode, HeaderMap, Bytes) {
-        let req = Request::post(format!("{}{path}", self.handle.url()))
-            .header("content-type", "application/json")
-            .body(Full::new(body.into()))
-            .unwrap();
-        let resp = self.http.request(req).await.unwrap();
-        let (parts, body) = resp.into_parts();
-        (
-            parts.status,
-            parts.headers,
-            body.collect().await.unwrap().to_bytes(),
-        )
+        self.request("POST", path, body.into()).await
     }
 
     /// Any method on any path, with the answer's headers.
     pub async fn call(&self, method: &str, path: &str) -> (StatusCode, HeaderMap, Bytes) {
+        self.request(method, path, Bytes::new()).await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+    ) -> (StatusCode, HeaderMap, Bytes) {
         let req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.handle.url()))
-            .body(Full::new(Bytes::new()))
+            .header("content-type", "application/json")
+            .body(Full::new(body))
             .unwrap();
         let resp = self.http.request(req).await.unwrap();
         let (parts, body) = resp.into_parts();
