@@ -81,6 +81,9 @@ pub struct Args {
     /// Largest request body, plain or after gzip inflation (bytes).
     #[arg(long, default_value_t = params::MAX_BODY_BYTES, value_parser = positive_usize)]
     pub max_body_bytes: usize,
+    /// How much more of a body over the limit is read (and dropped) before the 413 (bytes).
+    #[arg(long, default_value_t = params::REFUSED_BODY_DRAIN_BYTES)]
+    pub refused_body_drain_bytes: usize,
     /// Most ops in one batch.
     #[arg(long, default_value_t = params::MAX_BATCH_OPS, value_parser = positive_usize)]
     pub max_batch_ops: usize,
@@ -155,6 +158,7 @@ impl Args {
             single_wait_max: d(self.single_wait_ms),
             single_wait_quiet: d(self.single_quiet_ms),
             max_body_bytes: self.max_body_bytes,
+            refused_body_drain: self.refused_body_drain_bytes,
             max_batch_ops: self.max_batch_ops,
             max_sessions: self.max_sessions,
         };

@@ -58,13 +58,9 @@ fn limit(state: &NodeState) -> usize {
     }
 }
 
-/// How much of a refused body is still read (and dropped) before the refusal is sent. A client
-/// that is still writing the body only reads the answer when it is done, and the node that
-/// stops reading stalls it (or resets it, when the socket closes with unread data); reading on
-/// lets it see the 413, as nginx's lingering close does.
-pub const REFUSED_BODY_DRAIN_BYTES: usize = 64 << 20;
-
-async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyReadError> {
+/// Reads a body of at most `limit` bytes; over it, reads up to `drain` more (dropped) so the
+/// client is done sending when the 413 goes out.
+async fn read_body(mut body: Incoming, limit: usize, drain: usize) -> Result<Bytes, BodyReadError> {
     let mut kept = bytes::BytesMut::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
@@ -75,7 +71,7 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyReadEr
         total = total.saturating_add(data.len());
         if total <= limit {
             kept.extend_from_slice(&data);
-        } else if total > limit.saturating_add(REFUSED_BODY_DRAIN_BYTES) {
+        } else if total > limit.saturating_add(drain) {
             break;
         }
     }
@@ -86,7 +82,8 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyReadEr
 }
 
 async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
-    let raw = match read_body(body, limit(state)).await {
+    let drain = state.cfg.params.refused_body_drain;
+    let raw = match read_body(body, limit(state), drain).await {
         Ok(raw) => raw,
         Err(e) => return body_error(state, e, BatchResponse::failed),
     };
@@ -121,7 +118,8 @@ async fn single(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
         e: Some(text),
         ..Reply::default()
     };
-    let raw = match read_body(body, limit(state)).await {
+    let drain = state.cfg.params.refused_body_drain;
+    let raw = match read_body(body, limit(state), drain).await {
         Ok(raw) => raw,
         Err(e) => return body_error(state, e, error),
     };

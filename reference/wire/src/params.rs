@@ -46,6 +46,11 @@ pub const SINGLE_WAIT_MAX: Duration = Duration::from_secs(5);
 pub const SINGLE_WAIT_QUIET: Duration = Duration::from_millis(100);
 /// seqtun: largest request body (plain, or after gzip inflation) the node reads.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
+/// seqtun: how much more of a body over the limit the node reads (and drops) before it answers
+/// 413. A client that is still writing its body reads the answer only once it is done, and a
+/// node that stops reading stalls it, or resets it when the socket closes with unread data;
+/// reading on lets it see the 413, as nginx's lingering close does.
+pub const REFUSED_BODY_DRAIN_BYTES: usize = 64 << 20;
 /// Largest request body deployed #903 and #1115-era nodes read: axum's default body limit,
 /// which neither raises (measured on loopback: 2,096,068 bytes accepted, 2,097,404 refused with
 /// `413 Failed to buffer the request body: length limit exceeded`, §1.4). Clients size their
@@ -76,6 +81,7 @@ pub struct NodeParams {
     pub single_wait_max: Duration,
     pub single_wait_quiet: Duration,
     pub max_body_bytes: usize,
+    pub refused_body_drain: usize,
     pub max_batch_ops: usize,
     pub max_sessions: usize,
 }
@@ -100,6 +106,7 @@ impl Default for NodeParams {
             single_wait_max: SINGLE_WAIT_MAX,
             single_wait_quiet: SINGLE_WAIT_QUIET,
             max_body_bytes: MAX_BODY_BYTES,
+            refused_body_drain: REFUSED_BODY_DRAIN_BYTES,
             max_batch_ops: MAX_BATCH_OPS,
             max_sessions: MAX_SESSIONS,
         }

@@ -42,6 +42,15 @@ impl TestNode {
         self.request("POST", path, body.into()).await
     }
 
+    /// A POST whose transport may fail; only the status is kept.
+    pub async fn try_post(&self, path: &str, body: Vec<u8>) -> Result<StatusCode, String> {
+        let req = Request::post(format!("{}{path}", self.handle.url()))
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
+        Ok(resp.status())
+    }
+
     /// Any method on any path, with the answer's headers.
     pub async fn call(&self, method: &str, path: &str) -> (StatusCode, HeaderMap, Bytes) {
         self.request(method, path, Bytes::new()).await

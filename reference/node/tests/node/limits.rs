@@ -158,3 +158,29 @@ async fn read_buffer_is_bounded_and_loses_nothing() {
     }
     assert_eq!(hasher.finalize(), want.finalize());
 }
+
+/// A refused body is read on for `refused_body_drain` more bytes so that a client still writing
+/// it gets the 413; past that the node stops reading and answers at once (the client may see a
+/// reset then, but never a hang).
+#[tokio::test]
+async fn a_refused_body_is_read_on_up_to_the_drain_limit() {
+    let n = node(|c| {
+        c.params.max_body_bytes = 1000;
+        c.params.refused_body_drain = 4 << 20;
+    })
+    .await;
+    let at_edge = vec![b'x'; 1000 + (4 << 20)];
+    let (status, _, _) = within("a body at the drain edge", n.post("/tunnel/batch", at_edge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let beyond = vec![b'x'; 1000 + (32 << 20)];
+    let answered = within(
+        "a body past the drain edge",
+        n.try_post("/tunnel/batch", beyond),
+    )
+    .await;
+    if let Ok(status) = answered {
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    // The node is unharmed either way.
+    assert_eq!(n.get("/health").await.0, StatusCode::OK);
+}
