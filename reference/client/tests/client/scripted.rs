@@ -377,9 +377,10 @@ async fn a_seq_batch_gets_the_60_s_floor_and_a_legacy_one_30_s() {
     for (caps, floor, ceiling) in [(Some(1), 60, 135), (None, 30, 60)] {
         let (mut node, c) = setup(|_| {}).await;
         let mut app = open(&mut node, &c, caps).await;
+        // Before the data op's batch exists, so its timeout cannot have started earlier.
+        let started = tokio::time::Instant::now();
         let held = next_data(&mut node).await;
         tokio::time::pause();
-        let started = tokio::time::Instant::now();
         let mut buf = Vec::new();
         let _ = app.read_to_end(&mut buf).await;
         let waited = started.elapsed();
