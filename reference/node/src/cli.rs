@@ -3,94 +3,132 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgAction, Parser, Subcommand};
+use seqtun_runtime::completions::Shell;
+use seqtun_runtime::log::LogArgs;
+use seqtun_runtime::show::{bytes, duration};
+use seqtun_runtime::{env_bool, heading};
 use seqtun_wire::params::{self, NodeParams};
 
 use crate::config::{Faults, NodeConfig};
+use crate::stats::STATS_INTERVAL;
 
 /// Default port when neither `--listen` nor `PORT` is given, as deployed.
 pub const DEFAULT_PORT: u16 = 8080;
 
-/// seqtun reference tunnel node.
+/// seqtun reference tunnel node: holds the real sockets for batch-tunnel clients (legacy,
+/// PR #903 pipelined, PR #1115), directly or behind an Apps Script relay.
 #[derive(Debug, Parser)]
-#[command(name = "seqtun-node", version, about)]
+#[command(
+    name = "seqtun-node",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on (port 0 picks a free port). Wins over PORT.
-    #[arg(long)]
+    #[arg(long, env = "SEQTUN_NODE_LISTEN", help_heading = heading::LISTENERS)]
     pub listen: Option<SocketAddr>,
     /// Port on 0.0.0.0 when --listen is not given.
-    #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT)]
+    #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT, help_heading = heading::LISTENERS)]
     pub port: u16,
+    /// Serve /stats and /metrics on this address instead of the node's port (e.g.
+    /// 127.0.0.1:9100, to keep them off a public port).
+    #[arg(long, env = "SEQTUN_NODE_METRICS", help_heading = heading::LISTENERS)]
+    pub metrics: Option<SocketAddr>,
     /// The key clients or the relay send in `k`. Required; there is no default key.
-    #[arg(long, env = "TUNNEL_AUTH_KEY", hide_env_values = true)]
+    #[arg(long, env = "TUNNEL_AUTH_KEY", hide_env_values = true, help_heading = heading::KEYS)]
     pub key: Option<String>,
-    /// Answer a wrong key with JSON `unauthorized` instead of nginx's 404 page.
-    #[arg(long, env = "MHRV_DIAGNOSTIC")]
+    /// Answer a wrong key with JSON `unauthorized` instead of nginx's 404 page (1/0,
+    /// true/false, yes/no, on/off in the variable).
+    #[arg(long, env = "MHRV_DIAGNOSTIC", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::KEYS)]
     pub diagnostic: bool,
     /// Behave as a pre-#903 node: no `caps`, `seq` ignored and not echoed.
-    #[arg(long)]
+    #[arg(long, env = "SEQTUN_NODE_LEGACY", action = ArgAction::SetTrue, value_parser = env_bool())]
     pub legacy: bool,
     /// Long-poll deadline for batches that only poll (ms).
-    #[arg(long, default_value_t = ms(params::LONGPOLL_DEADLINE), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_LONGPOLL_MS", default_value_t = ms(params::LONGPOLL_DEADLINE), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub longpoll_ms: u64,
     /// Wait for downlink after a batch wrote or connected (ms).
-    #[arg(long, default_value_t = ms(params::ACTIVE_DRAIN_DEADLINE), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_ACTIVE_DRAIN_MS", default_value_t = ms(params::ACTIVE_DRAIN_DEADLINE), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub active_drain_ms: u64,
     /// Straggler settle step (ms).
-    #[arg(long, default_value_t = ms(params::STRAGGLER_SETTLE_STEP), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_SETTLE_STEP_MS", default_value_t = ms(params::STRAGGLER_SETTLE_STEP), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub settle_step_ms: u64,
     /// Longest straggler settle (ms).
-    #[arg(long, default_value_t = ms(params::STRAGGLER_SETTLE_MAX))]
+    #[arg(long, env = "SEQTUN_NODE_SETTLE_MAX_MS", default_value_t = ms(params::STRAGGLER_SETTLE_MAX), help_heading = heading::TIMING)]
     pub settle_max_ms: u64,
     /// How long a seq'd op waits for its predecessors (ms).
-    #[arg(long, default_value_t = ms(params::SEQ_WAIT_TIMEOUT), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_SEQ_WAIT_MS", default_value_t = ms(params::SEQ_WAIT_TIMEOUT), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub seq_wait_ms: u64,
-    /// Most seq'd ops of one session waiting for their turn.
-    #[arg(long, default_value_t = params::SEQ_MAX_WAITING, value_parser = positive_usize)]
-    pub seq_max_waiting: usize,
-    /// Most bytes one TCP drain returns.
-    #[arg(long, default_value_t = params::TCP_DRAIN_MAX_BYTES, value_parser = positive_usize)]
-    pub drain_max_bytes: usize,
-    /// Most bytes all drains of one batch return together.
-    #[arg(long, default_value_t = params::BATCH_RESPONSE_BUDGET, value_parser = positive_usize)]
-    pub batch_budget_bytes: usize,
-    /// Most bytes buffered per TCP session before reading upstream pauses.
-    #[arg(long, default_value_t = params::READ_BUF_CAP, value_parser = positive_usize)]
-    pub read_buf_cap_bytes: usize,
-    /// Datagrams queued per UDP session (oldest dropped beyond).
-    #[arg(long, default_value_t = params::UDP_QUEUE_LIMIT, value_parser = positive_usize)]
-    pub udp_queue_limit: usize,
     /// TCP connect timeout (ms).
-    #[arg(long, default_value_t = ms(params::CONNECT_TIMEOUT), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_CONNECT_TIMEOUT_MS", default_value_t = ms(params::CONNECT_TIMEOUT), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub connect_timeout_ms: u64,
     /// How often idle sessions are reaped (s).
-    #[arg(long, default_value_t = params::REAP_INTERVAL.as_secs(), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_REAP_INTERVAL_SECS", default_value_t = params::REAP_INTERVAL.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub reap_interval_secs: u64,
     /// Reap TCP sessions idle this long (s).
-    #[arg(long, default_value_t = params::TCP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_TCP_IDLE_SECS", default_value_t = params::TCP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub tcp_idle_secs: u64,
     /// Reap UDP sessions idle this long (s).
-    #[arg(long, default_value_t = params::UDP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_UDP_IDLE_SECS", default_value_t = params::UDP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub udp_idle_secs: u64,
     /// Single-op `/tunnel` drain: longest wait (ms).
-    #[arg(long, default_value_t = ms(params::SINGLE_WAIT_MAX), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_SINGLE_WAIT_MS", default_value_t = ms(params::SINGLE_WAIT_MAX), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub single_wait_ms: u64,
     /// Single-op `/tunnel` drain: quiet time after the last byte (ms).
-    #[arg(long, default_value_t = ms(params::SINGLE_WAIT_QUIET), value_parser = positive_u64)]
+    #[arg(long, env = "SEQTUN_NODE_SINGLE_QUIET_MS", default_value_t = ms(params::SINGLE_WAIT_QUIET), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub single_quiet_ms: u64,
+    /// On SIGTERM / Ctrl-C, how long in-flight batches may take to finish (s).
+    #[arg(long, env = "SEQTUN_NODE_SHUTDOWN_GRACE_SECS", default_value_t = SHUTDOWN_GRACE.as_secs(), help_heading = heading::TIMING)]
+    pub shutdown_grace_secs: u64,
+    /// Most seq'd ops of one session waiting for their turn.
+    #[arg(long, env = "SEQTUN_NODE_SEQ_MAX_WAITING", default_value_t = params::SEQ_MAX_WAITING, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub seq_max_waiting: usize,
+    /// Most bytes one TCP drain returns.
+    #[arg(long, env = "SEQTUN_NODE_DRAIN_MAX_BYTES", default_value_t = params::TCP_DRAIN_MAX_BYTES, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub drain_max_bytes: usize,
+    /// Most bytes all drains of one batch return together.
+    #[arg(long, env = "SEQTUN_NODE_BATCH_BUDGET_BYTES", default_value_t = params::BATCH_RESPONSE_BUDGET, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub batch_budget_bytes: usize,
+    /// Most bytes buffered per TCP session before reading upstream pauses.
+    #[arg(long, env = "SEQTUN_NODE_READ_BUF_CAP_BYTES", default_value_t = params::READ_BUF_CAP, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub read_buf_cap_bytes: usize,
+    /// Datagrams queued per UDP session (oldest dropped beyond).
+    #[arg(long, env = "SEQTUN_NODE_UDP_QUEUE_LIMIT", default_value_t = params::UDP_QUEUE_LIMIT, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub udp_queue_limit: usize,
     /// Largest request body, plain or after gzip inflation (bytes).
-    #[arg(long, default_value_t = params::MAX_BODY_BYTES, value_parser = positive_usize)]
+    #[arg(long, env = "SEQTUN_NODE_MAX_BODY_BYTES", default_value_t = params::MAX_BODY_BYTES, value_parser = positive_usize, help_heading = heading::LIMITS)]
     pub max_body_bytes: usize,
     /// How much more of a body over the limit is read (and dropped) before the 413 (bytes).
     #[arg(long, default_value_t = params::REFUSED_BODY_DRAIN_BYTES)]
     pub refused_body_drain_bytes: usize,
     /// Most ops in one batch.
-    #[arg(long, default_value_t = params::MAX_BATCH_OPS, value_parser = positive_usize)]
+    #[arg(long, env = "SEQTUN_NODE_MAX_BATCH_OPS", default_value_t = params::MAX_BATCH_OPS, value_parser = positive_usize, help_heading = heading::LIMITS)]
     pub max_batch_ops: usize,
     /// Most live sessions (TCP and UDP together).
-    #[arg(long, default_value_t = params::MAX_SESSIONS, value_parser = positive_usize)]
+    #[arg(long, env = "SEQTUN_NODE_MAX_SESSIONS", default_value_t = params::MAX_SESSIONS, value_parser = positive_usize, help_heading = heading::LIMITS)]
     pub max_sessions: usize,
+    /// Seconds between stats lines (0: none).
+    #[arg(long, env = "SEQTUN_NODE_STATS_SECS", default_value_t = STATS_INTERVAL.as_secs(), help_heading = heading::LOGGING)]
+    pub stats_secs: u64,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
+
+/// Subcommands besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: Shell },
+}
+
+/// How long in-flight batches may take to finish after SIGTERM / Ctrl-C by default: a
+/// parked long-poll (15 s) plus slack. Container runtimes wait 10 s (docker) to 30 s
+/// (Kubernetes) before SIGKILL; raise theirs, or lower this, to match.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Why the node refuses to start; each names the fix.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -132,8 +170,8 @@ impl Args {
 
     /// The node settings, or why they are unusable. `legacy_key_var` says whether
     /// MHRV_AUTH_KEY is set, for a better message (field issues #391, #444).
-    pub fn into_config(self, legacy_key_var: bool) -> Result<NodeConfig, CliError> {
-        let key = match self.key {
+    pub fn into_config(&self, legacy_key_var: bool) -> Result<NodeConfig, CliError> {
+        let key = match self.key.clone() {
             Some(k) if k.is_empty() => return Err(CliError::EmptyKey),
             Some(k) => k,
             None if legacy_key_var => return Err(CliError::WrongKeyVariable),
@@ -167,6 +205,7 @@ impl Args {
             diagnostic: self.diagnostic,
             legacy: self.legacy,
             params,
+            stats_on_main_port: self.metrics.is_none(),
             faults: Faults::default(),
         })
     }
@@ -175,30 +214,31 @@ impl Args {
 /// One line with the effective settings, logged at startup.
 pub fn summary(cfg: &NodeConfig) -> String {
     let p = &cfg.params;
+    let d = |v| duration(v);
     format!(
-        "mode={} diagnostic={} longpoll={:?} active_drain={:?} settle={:?}/{:?} seq_wait={:?} \
-         seq_max_waiting={} drain_max={}B batch_budget={}B read_buf_cap={}B udp_queue={} \
-         connect_timeout={:?} idle tcp/udp={:?}/{:?} max_body={}B max_batch_ops={} max_sessions={}",
+        "mode={} diagnostic={} longpoll={} active_drain={} settle={}/{} seq_wait={} \
+         seq_max_waiting={} drain_max={} batch_budget={} read_buf_cap={} udp_queue={} \
+         connect_timeout={} idle_tcp={} idle_udp={} max_body={} max_batch_ops={} max_sessions={}",
         if cfg.legacy {
             "legacy"
         } else {
             "pipelined(#903)"
         },
-        cfg.diagnostic,
-        p.longpoll_deadline,
-        p.active_drain_deadline,
-        p.settle_step,
-        p.settle_max,
-        p.seq_wait_timeout,
+        if cfg.diagnostic { "on" } else { "off" },
+        d(p.longpoll_deadline),
+        d(p.active_drain_deadline),
+        d(p.settle_step),
+        d(p.settle_max),
+        d(p.seq_wait_timeout),
         p.seq_max_waiting,
-        p.tcp_drain_max,
-        p.batch_budget,
-        p.read_buf_cap,
+        bytes(p.tcp_drain_max),
+        bytes(p.batch_budget),
+        bytes(p.read_buf_cap),
         p.udp_queue_limit,
-        p.connect_timeout,
-        p.tcp_idle_timeout,
-        p.udp_idle_timeout,
-        p.max_body_bytes,
+        d(p.connect_timeout),
+        d(p.tcp_idle_timeout),
+        d(p.udp_idle_timeout),
+        bytes(p.max_body_bytes),
         p.max_batch_ops,
         p.max_sessions,
     )

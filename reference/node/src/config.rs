@@ -13,6 +13,9 @@ pub struct NodeConfig {
     /// Behave as a pre-#903 node: no `caps`, `seq` ignored and not echoed (§11.1).
     pub legacy: bool,
     pub params: NodeParams,
+    /// Serve `GET /stats` and `GET /metrics` on the node's own port (off when `--metrics`
+    /// gives them a listener of their own).
+    pub stats_on_main_port: bool,
     /// Deliberate protocol faults; only the conformance suite's mutant check sets them.
     pub faults: Faults,
 }
@@ -25,6 +28,7 @@ impl NodeConfig {
             diagnostic: false,
             legacy: false,
             params: NodeParams::default(),
+            stats_on_main_port: true,
             faults: Faults::default(),
         }
     }

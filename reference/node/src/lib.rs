@@ -15,6 +15,7 @@ pub mod routes;
 pub mod server;
 pub mod single;
 pub mod standin;
+pub mod stats;
 pub mod table;
 pub mod tcp;
 pub mod udp;
@@ -33,12 +34,22 @@ pub use standin::Deployed;
 pub struct NodeState {
     pub cfg: NodeConfig,
     pub table: table::Table,
+    pub stats: stats::NodeStats,
 }
 
 impl NodeState {
     pub fn new(cfg: NodeConfig) -> Self {
         let table = table::Table::new(cfg.params.max_sessions);
-        Self { cfg, table }
+        Self {
+            cfg,
+            table,
+            stats: stats::NodeStats::default(),
+        }
+    }
+
+    /// The counters now (`GET /stats`, the stats line, `/metrics`).
+    pub fn snapshot(&self) -> stats::NodeSnapshot {
+        self.stats.snapshot(self)
     }
 
     /// The `caps` a successful connect reply carries; none in legacy mode (or with the
@@ -53,6 +64,16 @@ impl NodeState {
             self.cfg.params.seq_wait_timeout,
             self.cfg.params.seq_max_waiting,
         )
+    }
+}
+
+impl seqtun_runtime::metrics::StatsSource for NodeState {
+    fn stats_json(&self) -> String {
+        self.snapshot().to_json()
+    }
+
+    fn metrics_text(&self) -> String {
+        seqtun_runtime::metrics::render("seqtun_node", self.snapshot().families())
     }
 }
 

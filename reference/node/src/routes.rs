@@ -1,5 +1,7 @@
-//! HTTP surface (§1.4): `POST /tunnel/batch`, `POST /tunnel`, `GET /health`; anything else is
-//! an nginx-like 404 so the node does not advertise itself.
+//! HTTP surface (§1.4): `POST /tunnel/batch`, `POST /tunnel`, `GET /health`, and the
+//! operator's `GET /stats` (JSON) and `GET /metrics` (Prometheus) unless `--metrics` moved them
+//! to their own listener; anything else is an nginx-like 404 so the node does not advertise
+//! itself.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -36,6 +38,12 @@ pub async fn handle(
     state: Arc<NodeState>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    if state.cfg.stats_on_main_port
+        && let Some(resp) =
+            seqtun_runtime::metrics::answer(state.as_ref(), req.method(), req.uri().path())
+    {
+        return Ok(resp);
+    }
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") => respond(StatusCode::OK, "text/plain", "ok"),
         (&Method::POST, "/tunnel/batch") => batch(&state, req.into_body()).await,
@@ -99,6 +107,7 @@ async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
         return deployed::missing_key_batch(json.len());
     }
     if !key_matches(&state.cfg.key, incoming.k.as_deref()) {
+        state.stats.unauthorized();
         tracing::debug!("batch with a wrong or missing key");
         return if state.cfg.diagnostic {
             json_response(
@@ -109,7 +118,10 @@ async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
             not_found()
         };
     }
+    let kinds = state.stats.batch(&incoming.ops);
+    note_dialects(state, &incoming.ops);
     let r = run_batch(state, incoming.ops).await;
+    state.stats.replies(&kinds, &r);
     json_response(StatusCode::OK, &BatchResponse { r, e: None })
 }
 
@@ -131,13 +143,35 @@ async fn single(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
         return deployed::missing_key_single(raw.len());
     }
     if !key_matches(&state.cfg.key, req.k.as_deref()) {
+        state.stats.unauthorized();
         return if state.cfg.diagnostic {
             json_response(StatusCode::OK, &Reply::from(OpError::Unauthorized))
         } else {
             not_found()
         };
     }
-    json_response(StatusCode::OK, &run_single(state, &req).await)
+    state.stats.single(&req.op, req.data.as_deref());
+    if let Some(sid) = req.sid.as_deref().filter(|_| req.op == "data") {
+        state.table.note_data(sid, false);
+    }
+    let reply = run_single(state, &req).await;
+    state
+        .stats
+        .replies(&[req.op.as_str()], std::slice::from_ref(&reply));
+    json_response(StatusCode::OK, &reply)
+}
+
+/// Tells the stats which dialect each data op's session speaks.
+fn note_dialects(state: &NodeState, ops: &[serde_json::Value]) {
+    for op in ops {
+        if op.get("op").and_then(serde_json::Value::as_str) != Some("data") {
+            continue;
+        }
+        if let Some(sid) = op.get("sid").and_then(serde_json::Value::as_str) {
+            let seq = op.get("seq").is_some_and(|v| !v.is_null());
+            state.table.note_data(sid, seq && !state.cfg.legacy);
+        }
+    }
 }
 
 fn body_error<T: Serialize>(

@@ -1,24 +1,32 @@
 //! Accepting connections and running the node in-process (tests, the conformance runner) or
 //! as the binary.
+//!
+//! Shutdown is graceful: the listener closes first, parked seq'd polls are told to answer now,
+//! in-flight requests get up to the grace period to finish (hyper then closes each connection
+//! after its current request), and only then are connections dropped and sessions closed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::stats::NodeSnapshot;
 use crate::{NodeConfig, NodeState, routes};
 
 /// A running node. Dropping it leaves the node running; call [`NodeHandle::shutdown`].
 pub struct NodeHandle {
     pub addr: SocketAddr,
     pub state: Arc<NodeState>,
-    stop: watch::Sender<bool>,
+    /// `None` while running; the grace period once stopping.
+    stop: watch::Sender<Option<Duration>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -30,9 +38,16 @@ impl NodeHandle {
 
     /// Stops accepting, drops open connections and closes every session.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
+        self.shutdown_within(Duration::ZERO).await;
+    }
+
+    /// Stops accepting, lets in-flight requests finish within `grace`, then drops what is
+    /// left and closes every session; returns the final counters.
+    pub async fn shutdown_within(self, grace: Duration) -> NodeSnapshot {
+        let _ = self.stop.send(Some(grace));
         let _ = self.task.await;
         self.state.table.close_all().await;
+        self.state.snapshot()
     }
 }
 
@@ -41,7 +56,7 @@ pub async fn spawn(cfg: NodeConfig, listen: SocketAddr) -> std::io::Result<NodeH
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let state = Arc::new(NodeState::new(cfg));
-    let (stop, stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(None);
     let task = tokio::spawn(serve(listener, Arc::clone(&state), stopped));
     Ok(NodeHandle {
         addr,
@@ -51,21 +66,25 @@ pub async fn spawn(cfg: NodeConfig, listen: SocketAddr) -> std::io::Result<NodeH
     })
 }
 
-async fn serve(listener: TcpListener, state: Arc<NodeState>, mut stopped: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    state: Arc<NodeState>,
+    mut stopped: watch::Receiver<Option<Duration>>,
+) {
     let mut conns = JoinSet::new();
+    let graceful = GracefulShutdown::new();
     let reaper = tokio::spawn(reap_forever(Arc::clone(&state)));
-    loop {
+    let grace = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let state = Arc::clone(&state);
+                    let watcher = graceful.watcher();
                     conns.spawn(async move {
                         let service = service_fn(move |req| routes::handle(Arc::clone(&state), req));
-                        let io = TokioIo::new(stream);
-                        if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(io, service)
-                            .await
-                        {
+                        let builder = auto::Builder::new(TokioExecutor::new());
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = watcher.watch(conn).await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
                     });
@@ -73,14 +92,33 @@ async fn serve(listener: TcpListener, state: Arc<NodeState>, mut stopped: watch:
                 Err(e) => {
                     // Usually EMFILE; back off briefly instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            _ = stopped.changed() => break,
+            changed = stopped.changed() => match (changed, *stopped.borrow()) {
+                (Ok(()), Some(grace)) => break grace,
+                (Ok(()), None) => {}
+                (Err(_), _) => break Duration::ZERO,
+            },
+        }
+    };
+    drop(listener);
+    reaper.abort();
+    if !grace.is_zero() {
+        state.table.preempt_all();
+        let in_flight = conns.len();
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight,
+                "requests still running after the {} shutdown grace period; dropping them (raise --shutdown-grace-secs)",
+                seqtun_runtime::show::duration(grace)
+            );
         }
     }
-    reaper.abort();
     conns.shutdown().await;
 }
 
@@ -97,5 +135,22 @@ async fn reap_forever(state: Arc<NodeState>) {
         if n > 0 {
             tracing::info!(reaped = n, live = state.table.len(), "reaped idle sessions");
         }
+    }
+}
+
+/// Logs the stats line every `every` until the task is aborted.
+pub async fn stats_forever(state: Arc<NodeState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    tick.tick().await;
+    let mut prev = state.snapshot();
+    let mut at = Instant::now();
+    loop {
+        tick.tick().await;
+        let snap = state.snapshot();
+        let secs = at.elapsed().as_secs_f64();
+        tracing::info!("stats: {}", snap.line(&prev, secs));
+        prev = snap;
+        at = Instant::now();
     }
 }

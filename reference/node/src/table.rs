@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use serde::Serialize;
+
 use crate::lock;
-use crate::tcp::TcpSession;
+use crate::tcp::{Dialect, TcpSession};
 use crate::udp::UdpSession;
 
 /// The node-wide session limit was reached; the text names the flag that raises it.
@@ -17,6 +19,17 @@ use crate::udp::UdpSession;
 #[error("session limit reached ({limit} live sessions; raise --max-sessions)")]
 pub struct SessionLimit {
     pub limit: usize,
+}
+
+/// Live sessions by kind and dialect, and the bytes they hold for clients (stats).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Census {
+    pub tcp_pipelined: u64,
+    pub tcp_legacy: u64,
+    /// TCP sessions that have not seen a data op yet.
+    pub tcp_new: u64,
+    pub udp: u64,
+    pub buffered_bytes: u64,
 }
 
 pub struct Table {
@@ -135,6 +148,43 @@ impl Table {
             s.close().await;
         }
         n
+    }
+
+    /// Counts live sessions (stats; one pass under each map's lock).
+    pub fn census(&self) -> Census {
+        let mut c = Census::default();
+        for s in lock(&self.tcp).values() {
+            match s.dialect() {
+                Dialect::Pipelined => c.tcp_pipelined += 1,
+                Dialect::Legacy => c.tcp_legacy += 1,
+                Dialect::New => c.tcp_new += 1,
+            }
+            c.buffered_bytes += s.buffered() as u64;
+        }
+        for s in lock(&self.udp).values() {
+            c.udp += 1;
+            c.buffered_bytes += s.queued_bytes() as u64;
+        }
+        c
+    }
+
+    /// Notes the dialect of a session's data op (stats only).
+    pub fn note_data(&self, sid: &str, seq: bool) {
+        if let Some(s) = self.tcp(sid) {
+            s.note_dialect(if seq {
+                Dialect::Pipelined
+            } else {
+                Dialect::Legacy
+            });
+        }
+    }
+
+    /// Wakes every parked seq'd poll so it answers now (shutdown: in-flight batches finish
+    /// before the grace period runs out instead of sitting out their long-poll).
+    pub fn preempt_all(&self) {
+        for s in lock(&self.tcp).values() {
+            s.preempt.notify_waiters();
+        }
     }
 
     /// Closes every session (node shutdown).

@@ -5,7 +5,7 @@
 //! kernel window fills, and the upstream is slowed by TCP itself instead of the node's memory
 //! growing without bound (deployed nodes buffer without limit).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -56,7 +56,18 @@ pub struct TcpSession {
     shut: Notify,
     closed: AtomicBool,
     reader: Mutex<Option<AbortHandle>>,
+    /// The dialect its first data op showed (stats only): see [`Dialect`].
+    dialect: AtomicU8,
     _permit: OwnedSemaphorePermit,
+}
+
+/// Which dialect a TCP session's client speaks, as far as the node can tell: known from the
+/// session's first `data` op (with or without `seq`); `New` until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    New = 0,
+    Pipelined = 1,
+    Legacy = 2,
 }
 
 impl TcpSession {
@@ -83,6 +94,7 @@ impl TcpSession {
             shut: Notify::new(),
             closed: AtomicBool::new(false),
             reader: Mutex::new(None),
+            dialect: AtomicU8::new(Dialect::New as u8),
             _permit: permit,
         });
         let task = tokio::spawn(Arc::clone(&session).read_loop(rd));
@@ -116,6 +128,24 @@ impl TcpSession {
         }
         lock(&self.inbox).done = true;
         self.readable.notify_waiters();
+    }
+
+    /// Records the dialect of the session's first data op; later ops do not change it.
+    pub fn note_dialect(&self, d: Dialect) {
+        let _ = self.dialect.compare_exchange(
+            Dialect::New as u8,
+            d as u8,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.dialect.load(Ordering::Relaxed) {
+            1 => Dialect::Pipelined,
+            2 => Dialect::Legacy,
+            _ => Dialect::New,
+        }
     }
 
     /// Marks client activity, which keeps the reaper away (§5.1).

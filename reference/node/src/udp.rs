@@ -35,6 +35,11 @@ pub struct UdpSession {
 }
 
 impl UdpSession {
+    /// Bytes of the datagrams queued for the client (stats only).
+    pub fn queued_bytes(&self) -> usize {
+        lock(&self.queue).pkts.iter().map(Bytes::len).sum()
+    }
+
     pub fn start(
         sid: String,
         socket: UdpSocket,

@@ -15,6 +15,7 @@ pub mod completions;
 pub mod env_bool;
 pub mod log;
 pub mod metrics;
+pub mod show;
 pub mod signal;
 
 pub use env_bool::env_bool;

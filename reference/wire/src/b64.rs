@@ -29,10 +29,25 @@ pub const fn encoded_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
+/// Raw bytes a padded encoding carries, without decoding it: what counters need. Exact for
+/// valid padded base64; a malformed text gets an estimate (it is refused elsewhere).
+pub fn decoded_len(text: &str) -> usize {
+    let pad = text.bytes().rev().take(2).filter(|&b| b == b'=').count();
+    (text.len() / 4 * 3).saturating_sub(pad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn decoded_len_counts_without_decoding() {
+        for n in 0..10 {
+            let raw = vec![7u8; n];
+            assert_eq!(decoded_len(&encode(&raw)), n);
+        }
+    }
 
     #[test]
     fn padding_is_required() {

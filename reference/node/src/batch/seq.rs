@@ -11,6 +11,7 @@ use seqtun_wire::seq_gate::{Arrival, Turn};
 use tokio::time::{Instant, sleep_until};
 
 use super::drain::{BatchCtx, tcp_reply};
+use crate::stats::NodeStats;
 use crate::tcp::{TcpSession, WriteError};
 use crate::watch::{Watched, settle, wait_any};
 use crate::{NodeState, lock};
@@ -68,7 +69,7 @@ pub async fn run(
     } else {
         None
     };
-    match wait_turn(&s, job.seq, !faults.no_poll_preemption).await {
+    match wait_turn(&state.stats, &s, job.seq, !faults.no_poll_preemption).await {
         Ok(()) => {}
         Err(Refused::Gone) => return Reply::gone(&job.sid).with_seq(Some(job.seq)),
         Err(Refused::Op(e)) => return Reply::from(e).with_seq(Some(job.seq)),
@@ -86,7 +87,12 @@ pub async fn run(
     process(&state, &ctx, &batch_set, &s, &job).await
 }
 
-async fn wait_turn(s: &TcpSession, seq: u64, preemption: bool) -> Result<(), Refused> {
+async fn wait_turn(
+    stats: &NodeStats,
+    s: &TcpSession,
+    seq: u64,
+    preemption: bool,
+) -> Result<(), Refused> {
     let arrival = lock(&s.gate).arrive(seq, Instant::now().into_std());
     match arrival {
         Arrival::Run => return Ok(()),
@@ -98,7 +104,9 @@ async fn wait_turn(s: &TcpSession, seq: u64, preemption: bool) -> Result<(), Ref
         }
         Arrival::Backlog { limit } => return Err(Refused::Op(OpError::SeqBacklog { seq, limit })),
         Arrival::Wait { preempt, .. } => {
+            stats.seq_wait();
             if preempt && preemption {
+                stats.preemption();
                 s.preempt.notify_waiters();
             }
         }

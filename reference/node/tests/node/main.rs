@@ -12,5 +12,6 @@ mod pipelining_prop;
 mod seq;
 mod single;
 mod standin;
+mod stats;
 mod timing;
 mod udp;

@@ -1,0 +1,359 @@
+//! What an operator watching a node wants to know: is anyone connected, is it moving bytes,
+//! how hard is it working, and is anything going wrong (wrong keys, seq waits, errors).
+//!
+//! The counters sit behind increment methods so the request path calls one method per event;
+//! the one-off scans (live sessions by kind and dialect, bytes buffered) happen only when a
+//! snapshot is taken: for the periodic stats line, `GET /stats` and `GET /metrics`.
+//! Byte counts are payload bytes as the protocol carries them: decoded `d` of ops (up) and of
+//! replies, `pkts` included (down).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use seqtun_runtime::metrics::{Family, Kind};
+use seqtun_wire::Reply;
+use seqtun_wire::b64::decoded_len;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::NodeState;
+use crate::table::Census;
+
+/// How often the stats line is logged by default.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Op names counted by kind; anything else counts as `unknown`.
+pub const OP_KINDS: [&str; 7] = [
+    "connect",
+    "connect_data",
+    "data",
+    "close",
+    "udp_open",
+    "udp_data",
+    "unknown",
+];
+
+/// Reply outcomes: bytes or datagrams, nothing yet, the session ended, an error.
+pub const OUTCOMES: [&str; 4] = ["data", "empty", "eof", "error"];
+
+fn kind_index(op: &str) -> usize {
+    OP_KINDS
+        .iter()
+        .position(|k| *k == op)
+        .unwrap_or(OP_KINDS.len() - 1)
+}
+
+/// The live counters of one node.
+#[derive(Debug)]
+pub struct NodeStats {
+    started: Instant,
+    batches: AtomicU64,
+    single_ops: AtomicU64,
+    ops: [AtomicU64; OP_KINDS.len()],
+    replies: [AtomicU64; OUTCOMES.len()],
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
+    tcp_opened: AtomicU64,
+    udp_opened: AtomicU64,
+    seq_waits: AtomicU64,
+    preemptions: AtomicU64,
+    unauthorized: AtomicU64,
+}
+
+impl Default for NodeStats {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            batches: AtomicU64::new(0),
+            single_ops: AtomicU64::new(0),
+            ops: Default::default(),
+            replies: Default::default(),
+            bytes_up: AtomicU64::new(0),
+            bytes_down: AtomicU64::new(0),
+            tcp_opened: AtomicU64::new(0),
+            udp_opened: AtomicU64::new(0),
+            seq_waits: AtomicU64::new(0),
+            preemptions: AtomicU64::new(0),
+            unauthorized: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+impl NodeStats {
+    /// A batch arrived with a good key; `ops` are its raw ops. Returns their kinds, for
+    /// [`NodeStats::replies`].
+    pub fn batch(&self, ops: &[Value]) -> Vec<&'static str> {
+        bump(&self.batches, 1);
+        ops.iter().map(|op| self.op(op)).collect()
+    }
+
+    /// A single-op `/tunnel` request with a good key.
+    pub fn single(&self, op: &str, d: Option<&str>) {
+        bump(&self.single_ops, 1);
+        bump(&self.ops[kind_index(op)], 1);
+        if let Some(d) = d {
+            bump(&self.bytes_up, decoded_len(d) as u64);
+        }
+    }
+
+    fn op(&self, raw: &Value) -> &'static str {
+        let name = raw.get("op").and_then(Value::as_str).unwrap_or("");
+        let kind = OP_KINDS[kind_index(name)];
+        bump(&self.ops[kind_index(kind)], 1);
+        if let Some(d) = raw.get("d").and_then(Value::as_str) {
+            bump(&self.bytes_up, decoded_len(d) as u64);
+        }
+        kind
+    }
+
+    /// The replies of a batch (or the one of a single op), with the kinds of their ops.
+    pub fn replies(&self, kinds: &[&str], replies: &[Reply]) {
+        for (i, r) in replies.iter().enumerate() {
+            let opened = r.e.is_none() && r.sid.is_some();
+            match kinds.get(i).copied() {
+                Some("connect" | "connect_data") if opened => bump(&self.tcp_opened, 1),
+                Some("udp_open") if opened => bump(&self.udp_opened, 1),
+                _ => {}
+            }
+            let mut down = r.d.as_deref().map_or(0, decoded_len);
+            down += r
+                .pkts
+                .iter()
+                .flatten()
+                .map(|p| decoded_len(p))
+                .sum::<usize>();
+            bump(&self.bytes_down, down as u64);
+            let outcome = if r.e.is_some() {
+                3
+            } else if down > 0 {
+                0
+            } else if r.is_eof() {
+                2
+            } else {
+                1
+            };
+            bump(&self.replies[outcome], 1);
+        }
+    }
+
+    /// A seq'd op had to wait for a predecessor (§7.4).
+    pub fn seq_wait(&self) {
+        bump(&self.seq_waits, 1);
+    }
+
+    /// A parked poll answered early because a later seq of its session arrived (§7.7).
+    pub fn preemption(&self) {
+        bump(&self.preemptions, 1);
+    }
+
+    /// A request with a wrong or missing key.
+    pub fn unauthorized(&self) {
+        bump(&self.unauthorized, 1);
+    }
+
+    /// Every counter now, with the live sessions of `state`.
+    pub fn snapshot(&self, state: &NodeState) -> NodeSnapshot {
+        let by = |a: &[AtomicU64], names: &[&'static str]| {
+            names.iter().zip(a).map(|(n, c)| (*n, get(c))).collect()
+        };
+        NodeSnapshot {
+            uptime_secs: self.started.elapsed().as_secs(),
+            mode: if state.cfg.legacy {
+                "legacy"
+            } else {
+                "pipelined"
+            },
+            live: state.table.census(),
+            tcp_opened: get(&self.tcp_opened),
+            udp_opened: get(&self.udp_opened),
+            bytes_up: get(&self.bytes_up),
+            bytes_down: get(&self.bytes_down),
+            batches: get(&self.batches),
+            single_ops: get(&self.single_ops),
+            ops: by(&self.ops, &OP_KINDS),
+            replies: by(&self.replies, &OUTCOMES),
+            seq_waits: get(&self.seq_waits),
+            preemptions: get(&self.preemptions),
+            unauthorized: get(&self.unauthorized),
+        }
+    }
+}
+
+/// The node's counters at one moment: `GET /stats`, and the source of the stats line and
+/// `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeSnapshot {
+    pub uptime_secs: u64,
+    pub mode: &'static str,
+    /// Live sessions by kind and dialect, and the bytes they buffer.
+    pub live: Census,
+    pub tcp_opened: u64,
+    pub udp_opened: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub batches: u64,
+    pub single_ops: u64,
+    pub ops: Vec<(&'static str, u64)>,
+    pub replies: Vec<(&'static str, u64)>,
+    pub seq_waits: u64,
+    pub preemptions: u64,
+    pub unauthorized: u64,
+}
+
+impl NodeSnapshot {
+    pub fn ops_total(&self) -> u64 {
+        self.ops.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn replies_of(&self, outcome: &str) -> u64 {
+        self.replies
+            .iter()
+            .find(|(o, _)| *o == outcome)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The stats line: totals, and rates since `prev` taken `secs` seconds earlier.
+    pub fn line(&self, prev: &NodeSnapshot, secs: f64) -> String {
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs.max(0.001);
+        let l = &self.live;
+        format!(
+            "sessions {} live (tcp {} pipelined, {} legacy, {} new; udp {}), opened {} tcp / {} udp, up {} B, down {} B, buffered {} B, batches {:.1}/s, ops {:.1}/s, seq waits {}, preemptions {}, replies {} data / {} empty / {} eof / {} error, unauthorized {}",
+            l.tcp_pipelined + l.tcp_legacy + l.tcp_new + l.udp,
+            l.tcp_pipelined,
+            l.tcp_legacy,
+            l.tcp_new,
+            l.udp,
+            self.tcp_opened,
+            self.udp_opened,
+            self.bytes_up,
+            self.bytes_down,
+            l.buffered_bytes,
+            rate(self.batches, prev.batches),
+            rate(self.ops_total(), prev.ops_total()),
+            self.seq_waits,
+            self.preemptions,
+            self.replies_of("data"),
+            self.replies_of("empty"),
+            self.replies_of("eof"),
+            self.replies_of("error"),
+            self.unauthorized,
+        )
+    }
+
+    /// The `/stats` document.
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        // Pairs read better as objects: {"data": 3, ...}.
+        for key in ["ops", "replies"] {
+            if let Some(pairs) = v.get(key).and_then(Value::as_array).cloned() {
+                let obj: serde_json::Map<String, Value> = pairs
+                    .iter()
+                    .filter_map(|p| Some((p.get(0)?.as_str()?.to_string(), p.get(1)?.clone())))
+                    .collect();
+                v[key] = Value::Object(obj);
+            }
+        }
+        v.to_string()
+    }
+
+    /// The `/metrics` families (prefix `seqtun_node_`).
+    pub fn families(&self) -> Vec<Family> {
+        let l = &self.live;
+        let live = |kind: &str, dialect: &str, n: u64| {
+            (
+                vec![("kind", kind.to_string()), ("dialect", dialect.to_string())],
+                n as f64,
+            )
+        };
+        let labelled = |pairs: &[(&'static str, u64)], label: &'static str| {
+            pairs
+                .iter()
+                .map(|(k, n)| (vec![(label, k.to_string())], *n as f64))
+                .collect()
+        };
+        vec![
+            Family::gauge(
+                "uptime_seconds",
+                "Seconds since the node started.",
+                self.uptime_secs as f64,
+            ),
+            Family::labelled(
+                "sessions_live",
+                "Live sessions by kind and dialect (a TCP session's dialect is known from its first data op).",
+                Kind::Gauge,
+                vec![
+                    live("tcp", "pipelined", l.tcp_pipelined),
+                    live("tcp", "legacy", l.tcp_legacy),
+                    live("tcp", "new", l.tcp_new),
+                    live("udp", "-", l.udp),
+                ],
+            ),
+            Family::gauge(
+                "buffered_bytes",
+                "Upstream bytes buffered for clients, all sessions.",
+                l.buffered_bytes as f64,
+            ),
+            Family::labelled(
+                "sessions_opened",
+                "Sessions opened, by kind.",
+                Kind::Counter,
+                vec![
+                    (vec![("kind", "tcp".into())], self.tcp_opened as f64),
+                    (vec![("kind", "udp".into())], self.udp_opened as f64),
+                ],
+            ),
+            Family::counter(
+                "bytes_up",
+                "Payload bytes from clients to upstreams.",
+                self.bytes_up,
+            ),
+            Family::counter(
+                "bytes_down",
+                "Payload bytes from upstreams to clients.",
+                self.bytes_down,
+            ),
+            Family::counter("batches", "Batches answered (good key).", self.batches),
+            Family::counter(
+                "single_ops",
+                "Single-op /tunnel requests answered (good key).",
+                self.single_ops,
+            ),
+            Family::labelled(
+                "ops",
+                "Ops by kind.",
+                Kind::Counter,
+                labelled(&self.ops, "op"),
+            ),
+            Family::labelled(
+                "replies",
+                "Replies by outcome.",
+                Kind::Counter,
+                labelled(&self.replies, "outcome"),
+            ),
+            Family::counter(
+                "seq_waits",
+                "Seq'd ops that waited for a predecessor.",
+                self.seq_waits,
+            ),
+            Family::counter(
+                "preemptions",
+                "Parked polls answered early for a later seq.",
+                self.preemptions,
+            ),
+            Family::counter(
+                "unauthorized",
+                "Requests with a wrong or missing key.",
+                self.unauthorized,
+            ),
+        ]
+    }
+}
