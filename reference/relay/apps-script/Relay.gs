@@ -18,6 +18,13 @@
  *        NODE_KEY    the key the node was started with (its TUNNEL_AUTH_KEY).
  *        DIAGNOSTIC  true while setting up: errors come back as JSON {"e": ...} instead
  *                    of the decoy page. Set it back to false afterwards.
+ *      Coming from mhrv-rs? Paste your CodeFull.gs settings (AUTH_KEY, TUNNEL_SERVER_URL,
+ *      TUNNEL_AUTH_KEY, DIAGNOSTIC_MODE) below the four settings, or into a file of their
+ *      own in the same project, and leave the four as they are. Which one is used: a
+ *      setting above that you changed wins; one left as shipped ('CHANGE_ME', the example
+ *      URL) gives way to its mhrv-rs name (RELAY_KEY <- AUTH_KEY, NODE_URL <-
+ *      TUNNEL_SERVER_URL, NODE_KEY <- TUNNEL_AUTH_KEY). Diagnostic answers are on when
+ *      DIAGNOSTIC or DIAGNOSTIC_MODE is true.
  *   4. Deploy > New deployment > Select type: Web app.
  *        Execute as: Me.   Who has access: Anyone.
  *      Deploy, and allow the script to "connect to an external service" (UrlFetchApp).
@@ -43,6 +50,31 @@ var DIAGNOSTIC = false;
 
 /** The value the keys have until someone sets them; the script refuses to run with it. */
 var UNSET_KEY = 'CHANGE_ME';
+/** The example NODE_URL above, which counts as not set when an mhrv-rs URL is given. */
+var UNSET_URL = 'http://203.0.113.7:8080';
+
+/**
+ * The settings in force: each of ours unless left as shipped, else its mhrv-rs CodeFull.gs
+ * name if that is defined (a pasted `const AUTH_KEY = ...` is not a property of the global
+ * object, hence the typeof checks).
+ */
+function settings_() {
+  var mhrv = {
+    key: typeof AUTH_KEY !== 'undefined' ? AUTH_KEY : undefined,
+    url: typeof TUNNEL_SERVER_URL !== 'undefined' ? TUNNEL_SERVER_URL : undefined,
+    nodeKey: typeof TUNNEL_AUTH_KEY !== 'undefined' ? TUNNEL_AUTH_KEY : undefined,
+    diagnostic: typeof DIAGNOSTIC_MODE !== 'undefined' ? DIAGNOSTIC_MODE === true : false
+  };
+  var pick = function (own, unset, theirs) {
+    return own === unset && typeof theirs === 'string' && theirs !== '' ? theirs : own;
+  };
+  return {
+    relayKey: pick(RELAY_KEY, UNSET_KEY, mhrv.key),
+    nodeUrl: pick(NODE_URL, UNSET_URL, mhrv.url),
+    nodeKey: pick(NODE_KEY, UNSET_KEY, mhrv.nodeKey),
+    diagnostic: DIAGNOSTIC === true || mhrv.diagnostic
+  };
+}
 
 /** Ops the node's single-op endpoint (/tunnel) understands. */
 var SINGLE_OPS = ['connect', 'connect_data', 'data', 'close'];
@@ -52,10 +84,11 @@ var DECOY_HTML =
   'The script completed but did not return anything.</div>';
 
 function doPost(e) {
+  var s = settings_();
   try {
-    return relay_(e);
+    return relay_(e, s);
   } catch (err) {
-    return failure_(String(err));
+    return failure_(String(err), s);
   }
 }
 
@@ -63,17 +96,18 @@ function doGet() {
   return decoy_();
 }
 
-function relay_(e) {
-  if (RELAY_KEY === UNSET_KEY || NODE_KEY === UNSET_KEY) {
+function relay_(e, s) {
+  if (s.relayKey === UNSET_KEY || s.nodeKey === UNSET_KEY) {
     throw new Error('RELAY_KEY and NODE_KEY are not set: edit them at the top of the ' +
-      'script, then deploy a new version');
+      'script (or paste AUTH_KEY and TUNNEL_AUTH_KEY from CodeFull.gs), then deploy a new ' +
+      'version');
   }
   var req = JSON.parse(e.postData.contents);
   if (req === null || typeof req !== 'object' || Array.isArray(req)) {
     throw new TypeError('request body is not a JSON object');
   }
-  if (!sameKey_(req.k, RELAY_KEY)) {
-    return DIAGNOSTIC ? json_({ e: 'unauthorized' }) : decoy_();
+  if (!sameKey_(req.k, s.relayKey)) {
+    return s.diagnostic ? json_({ e: 'unauthorized' }) : decoy_();
   }
   if (!req.t) {
     throw new Error('no tunnel op (t): this relay only forwards tunnel requests');
@@ -81,22 +115,22 @@ function relay_(e) {
   if (req.t === 'batch') {
     // The ops are forwarded as parsed: fields this script does not know (seq, wseq, ...)
     // pass through to the node.
-    return forward_('/tunnel/batch', { k: NODE_KEY, ops: req.ops || [] }, 'tunnel batch');
+    return forward_(s, '/tunnel/batch', { k: s.nodeKey, ops: req.ops || [] }, 'tunnel batch');
   }
   var op = String(req.t);
   if (SINGLE_OPS.indexOf(op) < 0) {
     return json_({ e: 'unknown tunnel op: ' + op, code: 'UNSUPPORTED_OP' });
   }
   // The single-op form has no room for anything else, so other fields are dropped.
-  var inner = { k: NODE_KEY, op: op, host: req.h, port: req.p, sid: req.sid };
+  var inner = { k: s.nodeKey, op: op, host: req.h, port: req.p, sid: req.sid };
   if (req.d) {
     inner.data = req.d;
   }
-  return forward_('/tunnel', inner, 'tunnel node');
+  return forward_(s, '/tunnel', inner, 'tunnel node');
 }
 
-function forward_(path, body, what) {
-  var url = NODE_URL.replace(/\/+$/, '') + path;
+function forward_(s, path, body, what) {
+  var url = s.nodeUrl.replace(/\/+$/, '') + path;
   var resp = UrlFetchApp.fetch(url, {
     method: 'post',
     contentType: 'application/json',
@@ -123,8 +157,8 @@ function sameKey_(given, expected) {
   return diff === 0;
 }
 
-function failure_(text) {
-  return DIAGNOSTIC ? json_({ e: text }) : decoy_();
+function failure_(text, s) {
+  return s.diagnostic ? json_({ e: text }) : decoy_();
 }
 
 function json_(value) {

@@ -8,6 +8,7 @@
 //! has.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -154,12 +155,27 @@ async fn fetch_once(
             state.cfg.fetch_timeout,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            let text = e.to_string();
+            let n = state.node_failures.fetch_add(1, Ordering::Relaxed) + 1;
+            if should_log(n) {
+                tracing::warn!(deployment = %dep.id, failures = n, "node fetch failed: {text} (is the node running at --node / TUNNEL_SERVER_URL?)");
+            }
+            text
+        })?;
     let got = reply.body.len() as u64;
+    let http_error = reply.status != 200;
     state.stats.with(&dep.id, |d| {
         d.bytes_from_node += got;
         d.truncated += u64::from(reply.truncated);
+        d.node_http_errors += u64::from(http_error);
     });
+    if http_error {
+        let n = state.node_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if should_log(n) {
+            tracing::warn!(deployment = %dep.id, failures = n, "{}", node_status_hint(reply.status, &state.cfg.node_url, fetch.route.path()));
+        }
+    }
     if reply.truncated {
         tracing::warn!(
             deployment = %dep.id,
@@ -168,6 +184,27 @@ async fn fetch_once(
         );
     }
     Ok(reply)
+}
+
+/// Node failures are logged the first time and then every [`LOG_EVERY`]th, so a wrong key
+/// does not flood the log with one line per call.
+pub const LOG_EVERY: u64 = 100;
+
+fn should_log(n: u64) -> bool {
+    n == 1 || n.is_multiple_of(LOG_EVERY)
+}
+
+/// What a non-200 answer from the node most likely means, naming the fix.
+pub fn node_status_hint(status: u16, node_url: &str, path: &str) -> String {
+    match status {
+        404 => format!(
+            "node answered HTTP 404 for {node_url}{path}: either the node key is wrong (--node-key / TUNNEL_AUTH_KEY must equal the node's TUNNEL_AUTH_KEY) or the node URL is (--node / TUNNEL_SERVER_URL must be the node's base URL, without /tunnel/batch)"
+        ),
+        413 => format!(
+            "node answered HTTP 413 for {node_url}{path}: the batch is over the node's body limit (raise the node's --max-body-bytes)"
+        ),
+        _ => format!("node answered HTTP {status} for {node_url}{path}"),
+    }
 }
 
 /// The script's answer as the client receives it: directly, or behind a one-time redirect.

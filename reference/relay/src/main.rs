@@ -5,18 +5,20 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::Parser as _;
-use seqtun_relay::cli::{Args, summary};
+use clap::{CommandFactory as _, Parser as _};
+use seqtun_relay::cli::{Args, Command, summary};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    if let Some(Command::Completions { shell }) = args.command {
+        seqtun_runtime::completions::print(Args::command(), shell);
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = seqtun_runtime::log::init(&args.log, None) {
+        eprintln!("seqtun-relay: {e}");
+        return ExitCode::from(2);
+    }
     // Without --seed, a fresh seed each run; it is logged so a run can be replayed.
     let fallback_seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -39,25 +41,10 @@ async fn main() -> ExitCode {
     };
     println!("listening on {}", relay.addr);
     let _ = std::io::stdout().flush();
-    wait_for_signal().await;
-    tracing::info!("shutting down");
+    let signal = seqtun_runtime::signal::shutdown_signal().await;
+    tracing::info!("{signal}: shutting down");
     let stats = relay.shutdown().await;
     println!("stats: {}", stats.to_json_pretty());
     let _ = std::io::stdout().flush();
     ExitCode::SUCCESS
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

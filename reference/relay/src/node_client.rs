@@ -43,6 +43,10 @@ pub enum NodeUrlError {
         "--node {0:?}: the emulator speaks plain http to the node; use http://, or put the node on loopback"
     )]
     NotHttp(String),
+    #[error(
+        "--node {0:?} names the node's endpoint, not its base URL: drop the /tunnel... path (e.g. --node http://127.0.0.1:8080); the relay adds /tunnel/batch itself"
+    )]
+    EndpointPath(String),
 }
 
 /// A client for one node.
@@ -56,6 +60,9 @@ impl NodeClient {
     /// `base` is the node's URL without the `/tunnel` path, e.g. `http://127.0.0.1:8080`.
     pub fn new(base: &str) -> Result<Self, NodeUrlError> {
         let base = base.trim_end_matches('/').to_owned();
+        if base.ends_with("/tunnel/batch") || base.ends_with("/tunnel") {
+            return Err(NodeUrlError::EndpointPath(base));
+        }
         let uri: hyper::Uri = format!("{base}/tunnel")
             .parse()
             .map_err(|_| NodeUrlError::Invalid(base.clone()))?;
@@ -164,6 +171,18 @@ mod tests {
             NodeClient::new("127.0.0.1:8080"),
             Err(NodeUrlError::Invalid(_))
         ));
+        for endpoint in [
+            "http://127.0.0.1:8080/tunnel/batch",
+            "http://h/tunnel/",
+            "http://h/p/tunnel",
+        ] {
+            let err = NodeClient::new(endpoint).err().unwrap();
+            assert!(matches!(err, NodeUrlError::EndpointPath(_)), "{endpoint}");
+            assert!(
+                err.to_string().contains("--node http://127.0.0.1:8080"),
+                "{err}"
+            );
+        }
         assert!(matches!(
             NodeClient::new("not a url"),
             Err(NodeUrlError::Invalid(_))

@@ -1,5 +1,6 @@
 //! The relay's HTTP surface: the exec URL of any deployment, the one-time reply URLs, and
-//! `GET /stats` for the emulator's counters. Anything else gets Google's 404 page.
+//! `GET /stats` (JSON) and `GET /metrics` (Prometheus) for the emulator's counters. Anything
+//! else gets Google's 404 page.
 
 use std::sync::Arc;
 
@@ -63,14 +64,12 @@ pub async fn handle(
     }
     Ok(match (req.method(), path.as_str()) {
         (&Method::GET, ECHO_PATH) => one_time(&state, token_of(req.uri().query())),
-        (&Method::GET, "/stats") => match serde_json::to_vec(&state.stats.snapshot()) {
-            Ok(json) => respond(StatusCode::OK, JSON, json),
-            Err(e) => respond(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/plain",
-                e.to_string(),
-            ),
-        },
+        (&Method::GET, "/stats" | "/metrics") => {
+            match seqtun_runtime::metrics::answer(state.as_ref(), req.method(), &path) {
+                Some(resp) => resp,
+                None => not_found(),
+            }
+        }
         _ => not_found(),
     })
 }

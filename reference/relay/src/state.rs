@@ -50,6 +50,8 @@ pub struct RelayState {
     next_token: AtomicU64,
     answered: watch::Sender<u64>,
     pub redirects: Mutex<RedirectStore>,
+    /// Node fetches that threw or answered other than 200, for rate-limited logging.
+    pub node_failures: AtomicU64,
 }
 
 impl RelayState {
@@ -65,6 +67,7 @@ impl RelayState {
             node,
             stats,
             addr,
+            node_failures: AtomicU64::new(0),
             deployments: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(0),
             next_token: AtomicU64::new(0),
@@ -145,5 +148,15 @@ impl RelayState {
     /// Watches the count of answered calls.
     pub fn answered_watch(&self) -> watch::Receiver<u64> {
         self.answered.subscribe()
+    }
+}
+
+impl seqtun_runtime::metrics::StatsSource for RelayState {
+    fn stats_json(&self) -> String {
+        serde_json::to_string(&self.stats.snapshot()).unwrap_or_default()
+    }
+
+    fn metrics_text(&self) -> String {
+        seqtun_runtime::metrics::render("seqtun_relay", self.stats.snapshot().families())
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use seqtun_runtime::metrics::{Family, Kind};
 use serde::Serialize;
 
 use crate::lock;
@@ -34,6 +35,8 @@ pub struct DeploymentStats {
     pub over_quota: u64,
     /// Replies cut at the response size cap.
     pub truncated: u64,
+    /// Node answers other than HTTP 200 (a wrong node key or path gets 404).
+    pub node_http_errors: u64,
 }
 
 /// Everything, as served on `GET /stats` and printed on exit.
@@ -98,6 +101,106 @@ impl StatsSnapshot {
     pub fn fault(&self, kind: &str) -> u64 {
         self.faults.get(kind).copied().unwrap_or(0)
     }
+
+    /// The `/metrics` families (prefix `seqtun_relay_`), per deployment where the counter is.
+    pub fn families(&self) -> Vec<Family> {
+        type Field = fn(&DeploymentStats) -> u64;
+        let per: [(&'static str, &'static str, Kind, Field); 11] = [
+            (
+                "calls",
+                "Requests to a deployment's exec URL.",
+                Kind::Counter,
+                |d| d.calls,
+            ),
+            (
+                "node_fetches",
+                "Node fetches (UrlFetchApp calls, the daily quota).",
+                Kind::Counter,
+                |d| d.node_fetches,
+            ),
+            (
+                "bytes_in",
+                "Request body bytes from clients.",
+                Kind::Counter,
+                |d| d.bytes_in,
+            ),
+            (
+                "bytes_out",
+                "Response body bytes to clients.",
+                Kind::Counter,
+                |d| d.bytes_out,
+            ),
+            (
+                "bytes_to_node",
+                "Request body bytes sent to the node.",
+                Kind::Counter,
+                |d| d.bytes_to_node,
+            ),
+            (
+                "bytes_from_node",
+                "Response body bytes read from the node.",
+                Kind::Counter,
+                |d| d.bytes_from_node,
+            ),
+            ("in_flight", "Calls running now.", Kind::Gauge, |d| {
+                d.in_flight
+            }),
+            (
+                "held",
+                "Calls a hold_back fault holds now.",
+                Kind::Gauge,
+                |d| d.held,
+            ),
+            (
+                "over_concurrency",
+                "Calls refused over the concurrent-execution limit.",
+                Kind::Counter,
+                |d| d.over_concurrency,
+            ),
+            (
+                "over_quota",
+                "Fetches refused because the day's quota was spent.",
+                Kind::Counter,
+                |d| d.over_quota,
+            ),
+            (
+                "node_http_errors",
+                "Node answers other than HTTP 200.",
+                Kind::Counter,
+                |d| d.node_http_errors,
+            ),
+        ];
+        let mut out: Vec<Family> = per
+            .iter()
+            .map(|(name, help, kind, field)| {
+                let samples = self
+                    .deployments
+                    .iter()
+                    .map(|(id, d)| (vec![("deployment", id.clone())], field(d) as f64))
+                    .collect();
+                Family::labelled(name, help, *kind, samples)
+            })
+            .collect();
+        out.push(Family::labelled(
+            "truncated",
+            "Replies cut at the response size cap.",
+            Kind::Counter,
+            self.deployments
+                .iter()
+                .map(|(id, d)| (vec![("deployment", id.clone())], d.truncated as f64))
+                .collect(),
+        ));
+        out.push(Family::labelled(
+            "faults",
+            "Injected faults by kind.",
+            Kind::Counter,
+            self.faults
+                .iter()
+                .map(|(k, n)| (vec![("kind", k.clone())], *n as f64))
+                .collect(),
+        ));
+        out
+    }
 }
 
 #[cfg(test)]
@@ -128,5 +231,18 @@ mod tests {
         assert_eq!(snap.fault("drop_reply"), 0);
         let json: serde_json::Value = serde_json::from_str(&snap.to_json_pretty()).unwrap();
         assert_eq!(json["deployments"]["b"]["calls"], 2);
+        let text = seqtun_runtime::metrics::render("seqtun_relay", snap.families());
+        assert!(
+            text.contains("seqtun_relay_calls_total{deployment=\"b\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("seqtun_relay_in_flight{deployment=\"a\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("seqtun_relay_faults_total{kind=\"decoy\"} 2"),
+            "{text}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 // Serves Relay.gs as Apps Script would serve a web app, for tests: POST .../exec runs
 // doPost(e), GET runs doGet(e), and the returned output becomes the HTTP answer.
 // Settings come from the environment instead of editing the script:
-//   GS_RELAY_KEY, GS_NODE_URL, GS_NODE_KEY, GS_DIAGNOSTIC=true|false.
+//   GS_RELAY_KEY, GS_NODE_URL, GS_NODE_KEY, GS_DIAGNOSTIC=true|false;
+//   GS_PASTE: script text run in the same project before Relay.gs, as a user pasting their
+//   mhrv-rs CodeFull.gs settings would (e.g. `const AUTH_KEY = "...";`).
 // Prints "listening on 127.0.0.1:<port>" once it accepts requests.
 'use strict';
 
@@ -14,6 +16,9 @@ const shim = require('./shim');
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
 const script = path.join(__dirname, '..', 'Relay.gs');
 const context = vm.createContext(shim.globals());
+if (process.env.GS_PASTE !== undefined) {
+  vm.runInContext(process.env.GS_PASTE, context, { filename: 'Pasted.gs' });
+}
 vm.runInContext(fs.readFileSync(script, 'utf8'), context, { filename: 'Relay.gs' });
 
 const settings = { GS_RELAY_KEY: 'RELAY_KEY', GS_NODE_URL: 'NODE_URL', GS_NODE_KEY: 'NODE_KEY' };

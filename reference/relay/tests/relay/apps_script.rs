@@ -28,6 +28,16 @@ async fn node() -> NodeHandle {
 
 /// Starts Relay.gs with the given settings; `None` (after saying why) without Node.js.
 async fn start_gs(node_url: &str, relay_key: Option<&str>, diagnostic: bool) -> Option<Gs> {
+    start_gs_with(node_url, relay_key, diagnostic, None).await
+}
+
+/// The same, with `paste` (script text) run before Relay.gs in the same project.
+async fn start_gs_with(
+    node_url: &str,
+    relay_key: Option<&str>,
+    diagnostic: bool,
+    paste: Option<&str>,
+) -> Option<Gs> {
     let Some(program) = node_js() else {
         eprintln!("skipped: node (Node.js) is not installed; CI installs it via .ci/run");
         return None;
@@ -40,6 +50,9 @@ async fn start_gs(node_url: &str, relay_key: Option<&str>, diagnostic: bool) -> 
         .kill_on_drop(true);
     if let Some(key) = relay_key {
         cmd.env("GS_RELAY_KEY", key).env("GS_NODE_KEY", NODE_KEY);
+    }
+    if let Some(paste) = paste {
+        cmd.env("GS_PASTE", paste);
     }
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -205,4 +218,41 @@ async fn the_emulator_answers_as_the_script_does() {
         let theirs = call(&gs_diag.url, body).await;
         assert_eq!(ours.text(), theirs.text(), "diagnostic: {body}");
     }
+}
+
+#[tokio::test]
+async fn pasted_mhrv_settings_work_and_relay_gs_names_win_where_set() {
+    let node = node().await;
+    // Everything from CodeFull.gs; Relay.gs's own settings left as shipped.
+    let paste = format!(
+        "const AUTH_KEY = 'mhrv-key'; const TUNNEL_SERVER_URL = '{}'; \
+         const TUNNEL_AUTH_KEY = '{NODE_KEY}'; const DIAGNOSTIC_MODE = true;",
+        node.url()
+    );
+    let Some(gs) = start_gs_with("http://203.0.113.7:8080", None, false, Some(&paste)).await else {
+        return;
+    };
+    let close = |k: &str| json!({"k": k, "t": "batch", "ops": [{"op":"close","sid":"s"}]});
+    assert_eq!(
+        json_call(&gs.url, close("mhrv-key")).await,
+        json!({"r":[{"sid":"s","eof":true}]})
+    );
+    assert_eq!(
+        json_call(&gs.url, close("other")).await,
+        json!({"e":"unauthorized"}),
+        "DIAGNOSTIC_MODE turns diagnostic answers on"
+    );
+    drop(gs);
+    // RELAY_KEY set in Relay.gs wins over a pasted AUTH_KEY.
+    let Some(gs) = start_gs_with(&node.url(), Some(RELAY_KEY), true, Some(&paste)).await else {
+        return;
+    };
+    assert_eq!(
+        json_call(&gs.url, close(RELAY_KEY)).await,
+        json!({"r":[{"sid":"s","eof":true}]})
+    );
+    assert_eq!(
+        json_call(&gs.url, close("mhrv-key")).await,
+        json!({"e":"unauthorized"})
+    );
 }

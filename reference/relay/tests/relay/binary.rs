@@ -125,3 +125,119 @@ fn help_names_every_env_var_and_fault() {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
 }
+
+#[tokio::test]
+async fn a_wrong_node_key_is_logged_naming_both_causes_and_metrics_count_it() {
+    let node = seqtun_node::spawn(
+        seqtun_node::NodeConfig::new(NODE_KEY),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut child = relay_command()
+        .args(["--listen", "127.0.0.1:0", "--node", &node.url()])
+        .args(["--node-key", "not-the-node-key", "--key", RELAY_KEY])
+        .env("RELAY_DIAGNOSTIC", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let url = format!("http://{addr}/macros/s/{DEP}/exec");
+    let body = json!({"k": RELAY_KEY, "t": "batch", "ops": [{"op":"close","sid":"s"}]});
+    for _ in 0..3 {
+        let a = post(&http(), &url, body.to_string()).await.unwrap();
+        assert!(
+            a.text().contains("HTTP 404"),
+            "diagnostic JSON: {}",
+            a.text()
+        );
+    }
+    let metrics = get(&http(), &format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    assert!(
+        metrics.text().contains(&format!(
+            "seqtun_relay_node_http_errors_total{{deployment=\"{DEP}\"}} 3"
+        )),
+        "{}",
+        metrics.text()
+    );
+    child.kill().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    child.wait().unwrap();
+    let hints: Vec<&str> = err.lines().filter(|l| l.contains("HTTP 404")).collect();
+    assert_eq!(hints.len(), 1, "logged once, not per call: {err}");
+    assert!(
+        hints[0].contains("--node-key / TUNNEL_AUTH_KEY"),
+        "{}",
+        hints[0]
+    );
+    assert!(
+        hints[0].contains("--node / TUNNEL_SERVER_URL"),
+        "{}",
+        hints[0]
+    );
+    assert!(!err.contains('\u{1b}'), "no ANSI in a pipe: {err}");
+}
+
+#[test]
+fn refuses_a_node_endpoint_url_a_bad_boolean_and_has_headings() {
+    let out = relay_command()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--node",
+            "http://127.0.0.1:8080/tunnel/batch",
+        ])
+        .args(["--node-key", "n", "--key", "r"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("drop the /tunnel... path"), "{err}");
+    let out = relay_command()
+        .args(["--listen", "127.0.0.1:0", "--node", "http://127.0.0.1:8080"])
+        .args(["--node-key", "n", "--key", "r"])
+        .env("RELAY_DIAGNOSTIC", "sure")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("RELAY_DIAGNOSTIC=\"sure\""),
+        "{err}"
+    );
+    let help = relay_command().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for heading in [
+        "Listeners:",
+        "Keys:",
+        "Limits:",
+        "Timing:",
+        "Logging and stats:",
+        "Faults:",
+    ] {
+        assert!(help.contains(heading), "no {heading} in\n{help}");
+    }
+    assert!(help.contains("SEQTUN_RELAY_MAX_CONCURRENT"), "{help}");
+    let v = relay_command().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("seqtun-relay "));
+    let c = relay_command()
+        .args(["completions", "zsh"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&c.stdout).contains("--drop-reply-rate"));
+}
