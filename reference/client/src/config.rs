@@ -14,6 +14,9 @@ use crate::error::ConfigError;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most local connections tunnelled at once; more are refused (SOCKS5 0x01 / HTTP 503).
 pub const MAX_SESSIONS: usize = 4096;
+/// How long in-flight batches may take to finish after SIGTERM / Ctrl-C: a local proxy has
+/// nothing long to wait for but the closes it sends.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often the stats line is logged.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -26,7 +29,8 @@ pub enum RelayKind {
     AppsScript,
 }
 
-/// One relay, from its URL.
+/// One relay, from its URL, with what belongs to it alone: its fronting and, for mhrv-rs
+/// `account_groups`, its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelaySpec {
     /// The URL as given.
@@ -34,6 +38,12 @@ pub struct RelaySpec {
     pub kind: RelayKind,
     /// Where batches are POSTed.
     pub endpoint: Uri,
+    /// The key this relay checks; `None`: the client's key.
+    pub key: Option<String>,
+    /// Domain fronting: dial this address instead of resolving the URL's host.
+    pub front: Option<IpAddr>,
+    /// TLS server name to send and verify instead of the URL's host.
+    pub sni: Option<String>,
 }
 
 impl RelaySpec {
@@ -76,6 +86,9 @@ impl RelaySpec {
             url: url.trim().to_string(),
             kind,
             endpoint,
+            key: None,
+            front: None,
+            sni: None,
         })
     }
 
@@ -98,12 +111,8 @@ pub struct ClientConfig {
     /// HTTP CONNECT listener.
     pub http: Option<SocketAddr>,
     pub relays: Vec<RelaySpec>,
-    /// The key the first hop checks (`k`).
+    /// The key the first hop checks (`k`), for relays without a key of their own.
     pub key: String,
-    /// Connect to this address instead of resolving the relay's host (domain fronting).
-    pub front: Option<IpAddr>,
-    /// TLS server name to send and verify instead of the relay's host.
-    pub sni: Option<String>,
     /// Extra PEM roots to trust (tests, private relays).
     pub ca_file: Option<PathBuf>,
     /// RFC 1929 username/password the SOCKS5 front end requires; none: no authentication.
@@ -113,11 +122,20 @@ pub struct ClientConfig {
     pub max_sessions: usize,
     /// Period of the stats line; `None` silences it (`--quiet`).
     pub stats_interval: Option<Duration>,
+    /// Where `/stats` and `/metrics` are served (`--metrics`); none: not served.
+    pub metrics: Option<SocketAddr>,
+    /// How long a graceful shutdown lets in-flight batches finish.
+    pub shutdown_grace: Duration,
     /// Deliberate protocol faults; only the conformance suite's mutant check sets them.
     pub faults: ClientFaults,
 }
 
 impl ClientConfig {
+    /// The key `relay` is sent.
+    pub fn key_for<'a>(&'a self, relay: &'a RelaySpec) -> &'a str {
+        relay.key.as_deref().unwrap_or(&self.key)
+    }
+
     /// A client of `relays` with `key`, default limits and no listeners yet.
     pub fn new(relays: Vec<RelaySpec>, key: impl Into<String>) -> Self {
         Self {
@@ -125,14 +143,14 @@ impl ClientConfig {
             http: None,
             relays,
             key: key.into(),
-            front: None,
-            sni: None,
             ca_file: None,
             socks_auth: None,
             params: ClientParams::default(),
             handshake_timeout: HANDSHAKE_TIMEOUT,
             max_sessions: MAX_SESSIONS,
             stats_interval: Some(STATS_INTERVAL),
+            metrics: None,
+            shutdown_grace: SHUTDOWN_GRACE,
             faults: ClientFaults::default(),
         }
     }
@@ -143,7 +161,13 @@ impl ClientConfig {
             return Err(ConfigError::NoRelay);
         }
         if self.key.is_empty() {
-            return Err(ConfigError::MissingKey);
+            match self.relays.iter().find(|r| r.key.is_none()) {
+                Some(r) if self.relays.iter().any(|r| r.key.is_some()) => {
+                    return Err(ConfigError::MissingRelayKey { url: r.url.clone() });
+                }
+                Some(_) => return Err(ConfigError::MissingKey),
+                None => {}
+            }
         }
         if self.socks.is_none() && self.http.is_none() {
             return Err(ConfigError::NoListener);

@@ -13,6 +13,10 @@ pub enum ConfigError {
         "no key given: pass --key (or SEQTUN_KEY, or auth_key in --config); it is the key the first hop checks (the node's TUNNEL_AUTH_KEY for a node URL, the script's AUTH_KEY for an Apps Script URL)"
     )]
     MissingKey,
+    #[error(
+        "no key for relay {url}: its account group has no auth_key; add one, or a top-level auth_key / --key"
+    )]
+    MissingRelayKey { url: String },
     #[error("no listener: pass --socks ADDR and/or --http ADDR (e.g. --socks 127.0.0.1:1080)")]
     NoListener,
     #[error(
@@ -29,6 +33,10 @@ pub enum ConfigError {
         "--config {path:?} has mode {mode:?}: seqtun-client only implements mhrv-rs full mode; set \"mode\": \"full\" or drop the field"
     )]
     UnsupportedMode { path: PathBuf, mode: String },
+    #[error(
+        "--config {path:?} has no \"mode\": mhrv-rs reads that as apps_script, which seqtun-client does not implement; if this is a full-mode config, add \"mode\": \"full\""
+    )]
+    ModeAbsent { path: PathBuf },
     #[error("bad {field} {value:?}: {why}")]
     BadValue {
         field: &'static str,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod config_file;
 pub mod error;
 pub mod front;
+pub mod health;
 pub mod mux;
 pub mod session;
 pub mod stats;
@@ -29,7 +30,11 @@ pub use seqtun_wire::client::{ClientFaults, ClientParams};
 pub use stats::{Snapshot, Stats};
 
 use front::Front;
+use health::Health;
+use seqtun_runtime::metrics::StatsSource;
+use seqtun_wire::BatchOp;
 use session::Ctx;
+use std::time::Duration;
 use transport::Transport;
 use transport::connector::{FrontConnector, tls_config};
 
@@ -39,9 +44,15 @@ pub struct ClientHandle {
     pub socks: Option<SocketAddr>,
     /// Where the HTTP CONNECT listener accepts, if configured.
     pub http: Option<SocketAddr>,
+    /// Where `/stats` and `/metrics` are served, if `--metrics` was given.
+    pub metrics: Option<SocketAddr>,
     pub stats: Arc<Stats>,
     ctx: Arc<Ctx>,
     stop: watch::Sender<bool>,
+    mux_task: JoinHandle<()>,
+    /// The listeners; each ends its sessions when `stop` turns true.
+    listeners: Vec<JoinHandle<()>>,
+    /// Stats line, metrics listener.
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -59,10 +70,47 @@ impl ClientHandle {
     /// Stops accepting and ends every session.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
+        for task in self
+            .listeners
+            .into_iter()
+            .chain(self.tasks)
+            .chain([self.mux_task])
+        {
             task.abort();
             let _ = task.await;
         }
+    }
+
+    /// Stops accepting, ends every session, sends `close` for the sessions still open at the
+    /// node, and lets in-flight batches (those closes included) finish within `grace`; then
+    /// stops. Returns the final counters.
+    pub async fn shutdown_within(self, grace: Duration) -> Snapshot {
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = self.stop.send(true);
+        for task in self.listeners {
+            let _ = task.await;
+        }
+        let open = self.ctx.open_sids();
+        let closes = open
+            .iter()
+            .map(|sid| self.ctx.mux.request(BatchOp::close(sid)));
+        let all = async {
+            futures_util::future::join_all(closes).await;
+            while self.stats.snapshot().inflight_batches > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        if tokio::time::timeout_at(deadline, all).await.is_err() {
+            tracing::warn!(
+                "batches still in flight after the {} shutdown grace period; dropping them (raise --shutdown-grace-secs)",
+                seqtun_runtime::show::duration(grace)
+            );
+        }
+        for task in self.tasks.into_iter().chain([self.mux_task]) {
+            task.abort();
+            let _ = task.await;
+        }
+        self.stats.snapshot()
     }
 }
 
@@ -70,29 +118,30 @@ impl ClientHandle {
 pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
     cfg.validate()?;
     let tls = tls_config(cfg.ca_file.as_deref()).map_err(StartError::Tls)?;
-    let connector = FrontConnector::new(cfg.front, cfg.sni.clone(), tls);
+    // Each relay dials with its own fronting: it belongs to the relay, not the client.
     let transports = cfg
         .relays
         .iter()
         .map(|spec| {
+            let connector = FrontConnector::new(spec.front, spec.sni.clone(), Arc::clone(&tls));
             Transport::new(
                 spec.clone(),
-                &cfg.key,
-                connector.clone(),
+                cfg.key_for(spec),
+                connector,
                 cfg.params.max_reply_body_bytes,
             )
         })
         .collect();
     let stats = Arc::new(Stats::default());
+    let health = Arc::new(Health::new(&cfg.params));
     let relays = mux::Relays::new(
         cfg.params.clone(),
         cfg.faults.clone(),
         transports,
         Arc::clone(&stats),
+        Arc::clone(&health),
     );
-    let mut tasks = Vec::new();
     let (mux, mux_task) = mux::start(relays);
-    tasks.push(mux_task);
     let ctx = Arc::new(Ctx {
         params: cfg.params.clone(),
         faults: cfg.faults.clone(),
@@ -102,10 +151,13 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
         handshake_timeout: cfg.handshake_timeout,
         pipelining_disabled: Default::default(),
         connect_data_unsupported: Default::default(),
+        health,
+        open: Default::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let sessions = Arc::new(Semaphore::new(cfg.max_sessions));
     let mut bound = [None, None];
+    let mut listeners = Vec::new();
     for (slot, (front, addr)) in [(Front::Socks5, cfg.socks), (Front::Http, cfg.http)]
         .into_iter()
         .enumerate()
@@ -121,7 +173,7 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
             }
             Err(source) => {
                 // Nothing may keep running behind an error: stop what already started.
-                for task in &tasks {
+                for task in listeners.iter().chain([&mux_task]) {
                     task.abort();
                 }
                 return Err(StartError::Listen {
@@ -131,7 +183,7 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
                 });
             }
         };
-        tasks.push(tokio::spawn(front::serve(
+        listeners.push(tokio::spawn(front::serve(
             listener,
             front,
             Arc::clone(&ctx),
@@ -139,6 +191,29 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
             stopped.clone(),
         )));
     }
+    let mut tasks = Vec::new();
+    let metrics = match cfg.metrics {
+        Some(addr) => {
+            let source: Arc<dyn StatsSource> = Arc::new(StatsPage(Arc::clone(&stats)));
+            match seqtun_runtime::metrics::listen(addr, source, stopped.clone()).await {
+                Ok((local, task)) => {
+                    tasks.push(task);
+                    Some(local)
+                }
+                Err(source) => {
+                    for task in listeners.iter().chain([&mux_task]) {
+                        task.abort();
+                    }
+                    return Err(StartError::Listen {
+                        role: "metrics",
+                        addr,
+                        source,
+                    });
+                }
+            }
+        }
+        None => None,
+    };
     log_summary(&cfg, bound);
     if let Some(every) = cfg.stats_interval {
         tasks.push(tokio::spawn(stats_forever(Arc::clone(&stats), every)));
@@ -146,31 +221,64 @@ pub async fn spawn(cfg: ClientConfig) -> Result<ClientHandle, StartError> {
     Ok(ClientHandle {
         socks: bound[0],
         http: bound[1],
+        metrics,
         stats,
         ctx,
         stop,
+        mux_task,
+        listeners,
         tasks,
     })
 }
 
+/// The client's `/stats` and `/metrics`.
+struct StatsPage(Arc<Stats>);
+
+impl StatsSource for StatsPage {
+    fn stats_json(&self) -> String {
+        self.0.snapshot().to_json()
+    }
+
+    fn metrics_text(&self) -> String {
+        seqtun_runtime::metrics::render("seqtun_client", self.0.snapshot().families())
+    }
+}
+
 fn log_summary(cfg: &ClientConfig, bound: [Option<SocketAddr>; 2]) {
+    use seqtun_runtime::show::{duration, opt};
     let p = &cfg.params;
     let relays: Vec<String> = cfg
         .relays
         .iter()
-        .map(|r| format!("{} ({:?})", r.url, r.kind))
+        .map(|r| {
+            let kind = match r.kind {
+                RelayKind::Direct => "node",
+                RelayKind::AppsScript => "apps-script",
+            };
+            match (r.front, &r.sni) {
+                (None, None) => format!("{} ({kind})", r.url),
+                (front, sni) => format!(
+                    "{} ({kind}, front {}, sni {})",
+                    r.url,
+                    opt(front),
+                    opt(sni.as_deref())
+                ),
+            }
+        })
         .collect();
     tracing::info!(
-        socks = ?bound[0],
-        http = ?bound[1],
-        relays = %relays.join(", "),
-        front = ?cfg.front,
-        sni = ?cfg.sni,
-        depth = if p.pipelining_enabled() { p.depth } else { 1 },
-        request_timeout = ?p.request_timeout,
-        reply_watchdog = ?seqtun_wire::client::timeouts::pipelined_reply_timeout(p.request_timeout),
-        coalesce = ?(p.coalesce_step, p.coalesce_max),
-        "seqtun-client started"
+        "seqtun-client started: socks={} http={} relays=[{}] depth={} request_timeout={} reply_watchdog={} coalesce={}/{} first_data_wait={}",
+        opt(bound[0]),
+        opt(bound[1]),
+        relays.join(", "),
+        if p.pipelining_enabled() { p.depth } else { 1 },
+        duration(p.request_timeout),
+        duration(seqtun_wire::client::timeouts::pipelined_reply_timeout(
+            p.request_timeout
+        )),
+        duration(p.coalesce_step),
+        duration(p.coalesce_max),
+        duration(p.first_data_wait),
     );
     if cfg.faults.any() {
         tracing::warn!(faults = ?cfg.faults, "deliberate protocol faults are on (conformance mutant check)");

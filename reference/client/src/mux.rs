@@ -21,7 +21,8 @@ use seqtun_wire::client::timeouts::batch_timeout;
 use seqtun_wire::client::{Batch, Batcher, ClientFaults, ClientParams, OpToken, RelayPool};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::stats::{Stats, add};
+use crate::health::Health;
+use crate::stats::{Stats, add, sub};
 use crate::transport::{Transport, TransportError};
 pub use sizes::Sizes;
 
@@ -96,6 +97,10 @@ pub struct Relays {
     pool: Mutex<RelayPool>,
     freed: Notify,
     pub stats: Arc<Stats>,
+    pub health: Arc<Health>,
+    /// The last batch failure logged per relay: a run of identical failures (every session
+    /// of a client with a wrong key) is logged once, not once per batch.
+    last_failure: Mutex<Vec<Option<String>>>,
 }
 
 impl Relays {
@@ -104,6 +109,7 @@ impl Relays {
         faults: ClientFaults,
         transports: Vec<Arc<Transport>>,
         stats: Arc<Stats>,
+        health: Arc<Health>,
     ) -> Arc<Self> {
         let pool = RelayPool::new(transports.len(), &params);
         let overhead = transports
@@ -111,6 +117,7 @@ impl Relays {
             .map(|t| t.body(&[]).len())
             .max()
             .unwrap_or_default();
+        let last_failure = Mutex::new(vec![None; transports.len()]);
         Arc::new(Self {
             sizes: Arc::new(Sizes::new(&params, &faults, overhead)),
             params,
@@ -119,7 +126,33 @@ impl Relays {
             pool: Mutex::new(pool),
             freed: Notify::new(),
             stats,
+            health,
+            last_failure,
         })
+    }
+
+    /// Logs a batch failure unless relay `i` failed the same way last time; a success in
+    /// between re-arms it.
+    fn log_failure(&self, i: usize, text: String) {
+        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = last.get_mut(i);
+        match slot {
+            Some(prev) if prev.as_deref() == Some(text.as_str()) => {
+                tracing::debug!("batch failed (again): {text}");
+            }
+            Some(prev) => {
+                tracing::warn!("batch failed: {text}");
+                *prev = Some(text);
+            }
+            None => tracing::warn!("batch failed: {text}"),
+        }
+    }
+
+    fn clear_failure(&self, i: usize) {
+        let mut last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = last.get_mut(i) {
+            *slot = None;
+        }
     }
 
     fn pool(&self) -> std::sync::MutexGuard<'_, RelayPool> {
@@ -205,7 +238,10 @@ async fn round_trip(relays: Arc<Relays>, batch: Batch<Route>) {
     let body = transport.body(&batch.ops);
     let body_len = body.len();
     let started = tokio::time::Instant::now();
+    add(&relays.stats.inflight_batches, 1);
+    add(&relays.stats.ops, count as u64);
     let outcome = tokio::time::timeout(timeout, transport.send(body)).await;
+    sub(&relays.stats.inflight_batches, 1);
     if !relays.faults.ignore_body_limit && refused::too_large(&outcome) {
         relays.stats.record_rtt(started.elapsed());
         add(&relays.stats.refused_batches, 1);
@@ -226,15 +262,19 @@ async fn round_trip(relays: Arc<Relays>, batch: Batch<Route>) {
             (split.results, split.clean)
         }
         Ok(Err(e)) => {
-            tracing::warn!("batch failed: {e}");
+            relays.log_failure(i, e.to_string());
             (fail_all(count, &e.to_string()), false)
         }
         Err(_) => {
             let e = TransportError::Timeout(timeout);
-            tracing::warn!(relay = %transport.spec.url, "{e}");
+            relays.log_failure(i, format!("relay {}: {e}", transport.spec.url));
             (fail_all(count, &e.to_string()), false)
         }
     };
+    if ok {
+        relays.clear_failure(i);
+    }
+    relays.health.batch_done(ok);
     relays.stats.record_rtt(started.elapsed());
     add(&relays.stats.batches, 1);
     if ok {

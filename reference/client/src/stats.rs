@@ -1,4 +1,5 @@
-//! Counters for the periodic stats line, readable by tests through [`Stats::snapshot`].
+//! Counters for the periodic stats line, `/stats` and `/metrics` (behind `--metrics`),
+//! readable by tests through [`Stats::snapshot`].
 //!
 //! Users judge a tunnel by "is it moving and how slow is the relay"; the line answers both
 //! without a debugger: sessions, bytes each way, batches, relay round trip p50/p95, and how many
@@ -8,6 +9,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use seqtun_runtime::metrics::{Family, Kind};
 
 /// Round-trip samples kept for the percentiles.
 pub const RTT_SAMPLES: usize = 1024;
@@ -28,11 +31,19 @@ pub struct Stats {
     pub pipelined_sessions: AtomicU64,
     pub legacy_sessions: AtomicU64,
     pub downgrades: AtomicU64,
+    /// Batches sent and not yet answered.
+    pub inflight_batches: AtomicU64,
+    /// Ops carried by batches.
+    pub ops: AtomicU64,
+    /// Sessions the node (or the path) refused.
+    pub open_failures: AtomicU64,
+    pub socks5_sessions: AtomicU64,
+    pub http_sessions: AtomicU64,
     rtts: Mutex<VecDeque<Duration>>,
 }
 
 /// A copy of the counters at one moment.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
     pub active_sessions: u64,
     pub sessions: u64,
@@ -45,8 +56,22 @@ pub struct Snapshot {
     pub pipelined_sessions: u64,
     pub legacy_sessions: u64,
     pub downgrades: u64,
+    pub inflight_batches: u64,
+    pub ops: u64,
+    pub open_failures: u64,
+    pub socks5_sessions: u64,
+    pub http_sessions: u64,
+    #[serde(serialize_with = "as_ms")]
     pub rtt_p50: Option<Duration>,
+    #[serde(serialize_with = "as_ms")]
     pub rtt_p95: Option<Duration>,
+}
+
+fn as_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_u64(d.as_millis() as u64),
+        None => s.serialize_none(),
+    }
 }
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -58,6 +83,19 @@ pub(crate) fn sub(counter: &AtomicU64, n: u64) {
 }
 
 impl Stats {
+    /// A session was accepted on `front`.
+    pub fn front_session(&self, front: crate::front::Front) {
+        match front {
+            crate::front::Front::Socks5 => add(&self.socks5_sessions, 1),
+            crate::front::Front::Http => add(&self.http_sessions, 1),
+        }
+    }
+
+    /// A session could not be opened.
+    pub fn open_failed(&self) {
+        add(&self.open_failures, 1);
+    }
+
     /// Records one batch round trip.
     pub fn record_rtt(&self, rtt: Duration) {
         let mut r = self.rtts.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,6 +132,11 @@ impl Stats {
             pipelined_sessions: get(&self.pipelined_sessions),
             legacy_sessions: get(&self.legacy_sessions),
             downgrades: get(&self.downgrades),
+            inflight_batches: get(&self.inflight_batches),
+            ops: get(&self.ops),
+            open_failures: get(&self.open_failures),
+            socks5_sessions: get(&self.socks5_sessions),
+            http_sessions: get(&self.http_sessions),
             rtt_p50,
             rtt_p95,
         }
@@ -109,22 +152,108 @@ fn nearest_rank(sorted: &[Duration], pct: usize) -> Option<Duration> {
     sorted.get(rank - 1).copied()
 }
 
+impl Snapshot {
+    /// The `/stats` document; round trips in ms.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The `/metrics` families (prefix `seqtun_client_`).
+    pub fn families(&self) -> Vec<Family> {
+        let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
+        vec![
+            Family::gauge(
+                "sessions_active",
+                "Local connections tunnelled now.",
+                self.active_sessions as f64,
+            ),
+            Family::labelled(
+                "sessions",
+                "Local connections accepted, by front end.",
+                Kind::Counter,
+                vec![
+                    (
+                        vec![("front", "socks5".into())],
+                        self.socks5_sessions as f64,
+                    ),
+                    (vec![("front", "http".into())], self.http_sessions as f64),
+                ],
+            ),
+            Family::labelled(
+                "sessions_opened",
+                "Sessions the node opened, by dialect.",
+                Kind::Counter,
+                vec![
+                    (
+                        vec![("dialect", "pipelined".into())],
+                        self.pipelined_sessions as f64,
+                    ),
+                    (
+                        vec![("dialect", "legacy".into())],
+                        self.legacy_sessions as f64,
+                    ),
+                ],
+            ),
+            Family::counter(
+                "open_failures",
+                "Sessions the node or the relay path refused.",
+                self.open_failures,
+            ),
+            Family::counter(
+                "bytes_up",
+                "App bytes sent towards the node.",
+                self.bytes_up,
+            ),
+            Family::counter("bytes_down", "Bytes written to apps.", self.bytes_down),
+            Family::counter("batches", "Batches answered or failed.", self.batches),
+            Family::counter(
+                "failed_batches",
+                "Batches that failed (transport, timeout, bad reply).",
+                self.failed_batches,
+            ),
+            Family::gauge(
+                "inflight_batches",
+                "Batches sent and not yet answered.",
+                self.inflight_batches as f64,
+            ),
+            Family::counter("ops", "Ops carried by batches.", self.ops),
+            Family::counter(
+                "downgrades",
+                "Pipelined replies without seq (pipelining switched off).",
+                self.downgrades,
+            ),
+            Family::labelled(
+                "relay_rtt_seconds",
+                "Relay round trip over the last samples, by quantile (NaN before the first).",
+                Kind::Gauge,
+                vec![
+                    (vec![("quantile", "0.5".into())], ms(self.rtt_p50)),
+                    (vec![("quantile", "0.95".into())], ms(self.rtt_p95)),
+                ],
+            ),
+        ]
+    }
+}
+
 impl std::fmt::Display for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms =
             |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{}ms", d.as_millis()));
         write!(
             f,
-            "sessions {} active ({} total; {} pipelined, {} legacy), up {} B, down {} B, batches {} ({} failed, {} refused as too large), relay rtt p50 {} p95 {}, downgrades {}",
+            "sessions {} active ({} total; {} pipelined, {} legacy, {} refused), up {} B, down {} B, batches {} ({} failed, {} refused as too large, {} in flight), ops {}, relay rtt p50 {} p95 {}, downgrades {}",
             self.active_sessions,
             self.sessions,
             self.pipelined_sessions,
             self.legacy_sessions,
+            self.open_failures,
             self.bytes_up,
             self.bytes_down,
             self.batches,
             self.failed_batches,
             self.refused_batches,
+            self.inflight_batches,
+            self.ops,
             ms(self.rtt_p50),
             ms(self.rtt_p95),
             self.downgrades

@@ -86,6 +86,14 @@ pub async fn answer<S>(s: &mut S, status: u16) -> std::io::Result<()>
 where
     S: AsyncWrite + Unpin,
 {
+    answer_with(s, status, "").await
+}
+
+/// Answers with `status` and `body` (text) and closes.
+pub async fn answer_with<S>(s: &mut S, status: u16, body: &str) -> std::io::Result<()>
+where
+    S: AsyncWrite + Unpin,
+{
     let text = match status {
         200 => "HTTP/1.1 200 Connection Established\r\n\r\n".to_string(),
         _ => {
@@ -93,7 +101,15 @@ where
                 .ok()
                 .and_then(|s| s.canonical_reason())
                 .unwrap_or("Error");
-            format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            let body = if body.is_empty() {
+                String::new()
+            } else {
+                format!("{body}\n")
+            };
+            format!(
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
         }
     };
     s.write_all(text.as_bytes()).await?;

@@ -52,11 +52,25 @@ impl Front {
         }
     }
 
-    /// Tells the app why the tunnel could not open.
-    pub async fn refuse(self, s: &mut TcpStream, class: FailureClass) -> std::io::Result<()> {
+    /// Tells the app why the tunnel could not open: the SOCKS5 code, or the HTTP status with
+    /// `why` as its body (curl prints it with `-v`, a browser shows it).
+    pub async fn refuse(
+        self,
+        s: &mut TcpStream,
+        class: FailureClass,
+        why: &str,
+    ) -> std::io::Result<()> {
         match self {
             Front::Socks5 => socks5::reply(s, class.socks_reply()).await,
-            Front::Http => http_connect::answer(s, class.http_status()).await,
+            Front::Http => http_connect::answer_with(s, class.http_status(), why).await,
+        }
+    }
+
+    /// How [`Front::refuse`] answers, for the log.
+    pub fn answer_text(self, class: FailureClass) -> String {
+        match self {
+            Front::Socks5 => format!("SOCKS5 reply {:#04x}", class.socks_reply()),
+            Front::Http => format!("HTTP {}", class.http_status()),
         }
     }
 }
@@ -117,7 +131,7 @@ pub async fn serve(
                         };
                         let Ok(_permit) = sessions.try_acquire_owned() else {
                             tracing::warn!(%peer, "session limit reached; refusing (raise --max-sessions)");
-                            let _ = front.refuse(&mut acc.stream, FailureClass::General).await;
+                            let _ = front.refuse(&mut acc.stream, FailureClass::General, "seqtun-client: session limit reached (raise --max-sessions)").await;
                             return;
                         };
                         session::run(ctx, acc).await;

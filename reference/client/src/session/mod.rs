@@ -7,9 +7,10 @@ mod pump;
 use std::sync::Arc;
 
 use seqtun_wire::BatchOp;
-use seqtun_wire::client::{ClientFaults, ClientParams, StickyFlag};
+use seqtun_wire::client::{ClientFaults, ClientParams, End, StickyFlag};
 
 use crate::front::Accepted;
+use crate::health::Health;
 use crate::mux::{MuxHandle, Route};
 use crate::stats::{Stats, add, sub};
 
@@ -25,22 +26,60 @@ pub struct Ctx {
     pub pipelining_disabled: StickyFlag,
     /// `connect_data` was answered `UNSUPPORTED_OP`: sessions open with `connect` (§6.2).
     pub connect_data_unsupported: StickyFlag,
+    /// Whether the relay path and the target make an early "connected" safe (§6.7).
+    pub health: Arc<Health>,
+    /// Sessions open at the node, so a shutdown can close them there.
+    pub open: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Ctx {
+    /// The sids of the sessions open at the node now.
+    pub fn open_sids(&self) -> Vec<String> {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn track(&self, sid: &str, open: bool) {
+        let mut set = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open {
+            set.insert(sid.to_string());
+        } else {
+            set.remove(sid);
+        }
+    }
 }
 
 /// Runs one accepted connection to its end.
 pub async fn run(ctx: Arc<Ctx>, acc: Accepted) {
     add(&ctx.stats.active_sessions, 1);
     add(&ctx.stats.sessions, 1);
+    ctx.stats.front_session(acc.front);
     let target = format!("{}:{}", acc.target.host, acc.target.port);
     match open::open(&ctx, acc).await {
         Ok(opened) => {
             let sid = opened.sid.clone();
+            ctx.track(&sid, true);
             let end = pump::pump(&ctx, opened).await;
-            tracing::debug!(%target, %sid, "session ended: {end}");
+            match &end {
+                End::AppDone | End::AppGone | End::Eof => {
+                    tracing::debug!(%target, %sid, "session ended: {end}");
+                }
+                // A failed batch, a node error or a watchdog ended a session the app did not
+                // end: that deserves a line of its own.
+                _ => tracing::info!(%target, %sid, "session ended: {end}"),
+            }
             // Fire and forget: the reply says nothing the session still needs.
             ctx.mux.submit(BatchOp::close(&sid), Route::Ignore).await;
+            ctx.track(&sid, false);
         }
-        Err(e) => tracing::info!(%target, "session not opened: {e}"),
+        Err(e) => {
+            ctx.stats.open_failed();
+            tracing::info!(%target, "session not opened: {e}");
+        }
     }
     sub(&ctx.stats.active_sessions, 1);
 }

@@ -1,10 +1,13 @@
-//! Opening a session (§6.2).
+//! Opening a session (§6.2, §6.7).
 //!
 //! An app sends its first bytes only after its proxy said yes, so a session that wants to
 //! carry them in `connect_data` (saving a whole relay round trip on every TLS connection) must
-//! say yes first; a failure after that can only be reported by closing the connection. A session
-//! that opens with plain `connect` (server-speaks-first ports, `connect_data` known unsupported,
-//! `--first-data-wait-ms 0`) answers the app after the node did, with the §6.1 code (§6.7).
+//! say yes first; a failure after that can only be reported by closing the connection (reset,
+//! and logged). So the client says yes early only when an error is unlikely (the relay path
+//! answered its last batch and the target has not failed recently, see [`crate::health`]).
+//! Every other session (server-speaks-first ports, `connect_data` known unsupported,
+//! `--first-data-wait-ms 0`, an unproven path, a recently failed target, or an HTTP CONNECT
+//! whose app already sent bytes) answers the app after the node did, with the §6.1 code.
 
 use std::time::Duration;
 
@@ -17,6 +20,7 @@ use tokio::net::TcpStream;
 
 use super::Ctx;
 use crate::front::Accepted;
+use crate::mux::now;
 use crate::stats::add;
 
 /// A session the node accepted.
@@ -33,12 +37,25 @@ pub struct Opened {
 /// Why a session did not open.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The node (or the relay path) said no.
     #[error("{0}")]
     Node(String),
+    /// A batch failure on the way: the target's fate is unknown.
+    #[error("{0}")]
+    Batch(String),
     #[error("connect reply without a session id")]
     NoSid,
     #[error("the app went away: {0}")]
     App(std::io::Error),
+    /// The app was answered with the real result.
+    #[error("{why}; the app was answered {answer}")]
+    Refused { answer: String, why: Box<OpenError> },
+    /// The app had already been told "connected" (optimistic open), so its connection was
+    /// reset; its next connection to this target waits for the node (§6.7).
+    #[error(
+        "{0}; the app had already been told the tunnel was open, so its connection was reset (the next connection to this target waits for the node's answer)"
+    )]
+    AfterGrant(Box<OpenError>),
 }
 
 pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
@@ -52,15 +69,19 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
         target.port,
         ctx.connect_data_unsupported.is_set(),
         ctx.params.first_data_wait,
+        ctx.health.may_grant_early(&target.host, target.port, now()),
     );
-    let granted = matches!(plan, OpenPlan::WaitFirstBytes(_));
-    if let OpenPlan::WaitFirstBytes(wait) = plan {
+    // An HTTP CONNECT app that sent bytes with its request needs no early yes.
+    let mut granted = false;
+    if let OpenPlan::WaitFirstBytes(wait) = plan
+        && early.is_empty()
+    {
         front.grant(&mut stream).await.map_err(OpenError::App)?;
-        if early.is_empty() {
-            early = first_bytes(&mut stream, wait, ctx.params.max_data_op_bytes).await?;
-        }
+        granted = true;
+        early = first_bytes(&mut stream, wait, ctx.params.max_data_op_bytes).await?;
     }
-    let (result, replay) = if granted && !early.is_empty() {
+    let with_data = matches!(plan, OpenPlan::WaitFirstBytes(_)) && !early.is_empty();
+    let (result, replay) = if with_data {
         let result = ctx
             .mux
             .request(BatchOp::connect_data(&target.host, target.port, &early))
@@ -93,12 +114,27 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
         )
     };
     let reply = match accepted(result) {
-        Ok(reply) => reply,
+        Ok(reply) => {
+            ctx.health.target_opened(&target.host, target.port);
+            reply
+        }
         Err((class, err)) => {
-            if !granted {
-                let _ = front.refuse(&mut stream, class).await;
+            if matches!(err, OpenError::Node(_)) {
+                ctx.health.target_failed(&target.host, target.port, now());
             }
-            return Err(err);
+            return Err(if granted {
+                // The app was told "connected": a reset is the most honest thing left.
+                let _ = stream.set_zero_linger();
+                OpenError::AfterGrant(Box::new(err))
+            } else {
+                let _ = front
+                    .refuse(&mut stream, class, &format!("seqtun-client: {err}"))
+                    .await;
+                OpenError::Refused {
+                    answer: front.answer_text(class),
+                    why: Box::new(err),
+                }
+            });
         }
     };
     if !granted {
@@ -115,7 +151,13 @@ fn accepted(result: OpResult) -> Result<Reply, (FailureClass, OpenError)> {
             (None, None) => Err((FailureClass::General, OpenError::NoSid)),
             (None, Some(_)) => Ok(reply),
         },
-        Err(failure) => Err((FailureClass::General, OpenError::Node(failure.to_string()))),
+        Err(failure) => {
+            let text = failure.to_string();
+            Err((
+                FailureClass::of_batch_failure(&text),
+                OpenError::Batch(text),
+            ))
+        }
     }
 }
 

@@ -104,20 +104,45 @@ impl FrontConnector {
             _ => return Err(invalid("unsupported scheme")),
         };
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = match self.front {
-            Some(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await?,
-            None => TcpStream::connect((host, port)).await?,
+        // Every failure says what was dialled: with fronting that is not the URL's host.
+        let dialled = match self.front {
+            Some(ip) => format!("{} (--front, for {host})", SocketAddr::new(ip, port)),
+            None => format!("{host}:{port}"),
         };
+        let tcp = match self.front {
+            Some(ip) => TcpStream::connect(SocketAddr::new(ip, port)).await,
+            None => TcpStream::connect((host, port)).await,
+        }
+        .map_err(|e| io::Error::new(e.kind(), format!("dialling {dialled}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         if !https {
             return Ok(TokioIo::new(Stream::Plain(tcp)));
         }
         let name = self.sni.as_deref().unwrap_or(host).to_string();
-        let server_name = ServerName::try_from(name)
+        let server_name = ServerName::try_from(name.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let tls = self.tls.connect(server_name, tcp).await?;
+        let tls = self
+            .tls
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| tls_error(e, &dialled, &name))?;
         Ok(TokioIo::new(Stream::Tls(Box::new(tls))))
     }
+}
+
+/// A TLS handshake failure, naming the address and server name, and the usual cause when
+/// the peer answered in plain HTTP (a node URL given as https://).
+fn tls_error(e: io::Error, dialled: &str, sni: &str) -> io::Error {
+    let text = e.to_string();
+    let plain = text.contains("InvalidContentType") || text.contains("corrupt message");
+    let why = if plain {
+        format!(
+            "TLS handshake with {dialled} failed: it answered in plain HTTP, not TLS; the node speaks plain HTTP, use http:// in --relay"
+        )
+    } else {
+        format!("TLS handshake with {dialled} (server name {sni}) failed: {text}")
+    };
+    io::Error::new(e.kind(), why)
 }
 
 impl tower_service::Service<Uri> for FrontConnector {

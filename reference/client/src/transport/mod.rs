@@ -24,8 +24,15 @@ use connector::FrontConnector;
 /// Why a batch got no readable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// No connection (the connector's text says which address it dialled, and why).
     #[error("cannot reach relay {url}: {detail}")]
-    Http { url: String, detail: String },
+    Connect { url: String, detail: String },
+    /// Connected, but the exchange broke: the relay closed or reset the connection before
+    /// its answer was complete.
+    #[error("relay {url} closed the connection mid-reply: {detail}")]
+    MidReply { url: String, detail: String },
+    #[error("cannot build the request to relay {url}: {detail}")]
+    Request { url: String, detail: String },
     #[error("batch timed out after {0:?} (raise --request-timeout-secs if the relay is slow)")]
     Timeout(std::time::Duration),
     #[error("relay {url}: {source}")]
@@ -62,8 +69,8 @@ impl Transport {
         })
     }
 
-    fn err_http(&self, e: impl std::fmt::Display) -> TransportError {
-        TransportError::Http {
+    fn mid_reply(&self, e: impl std::fmt::Display) -> TransportError {
+        TransportError::MidReply {
             url: self.spec.url.clone(),
             detail: e.to_string(),
         }
@@ -119,7 +126,7 @@ impl Transport {
                         },
                     }
                 } else {
-                    self.err_http(e)
+                    self.mid_reply(error_chain(e.as_ref()))
                 }
             })?
             .to_bytes();
@@ -142,11 +149,24 @@ impl Transport {
         if method == Method::POST {
             req = req.header(CONTENT_TYPE, "application/json");
         }
-        let req = req.body(Full::new(body)).map_err(|e| self.err_http(e))?;
-        self.http
-            .request(req)
-            .await
-            .map_err(|e| self.err_http(error_chain(&e)))
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| TransportError::Request {
+                url: self.spec.url.clone(),
+                detail: e.to_string(),
+            })?;
+        self.http.request(req).await.map_err(|e| {
+            if e.is_connect() {
+                TransportError::Connect {
+                    url: self.spec.url.clone(),
+                    // hyper-util's own text ("client error (Connect)") adds nothing.
+                    detail: std::error::Error::source(&e)
+                        .map_or_else(|| e.to_string(), error_chain),
+                }
+            } else {
+                self.mid_reply(error_chain(&e))
+            }
+        })
     }
 }
 

@@ -8,6 +8,7 @@ mod curl;
 mod deployed;
 mod e2e;
 mod faults;
+mod honest;
 mod limits;
 mod pacing;
 mod scripted;

@@ -42,6 +42,17 @@ pub async fn open_with(node: &mut Scripted, c: &ClientHandle, connect_reply: Val
     s
 }
 
+/// Lets the client see one batch answered, so its next sessions may say "connected" before
+/// the node answered (§6.7): a session to a server-speaks-first port, refused by the node.
+pub async fn prove_path(node: &mut Scripted, c: &ClientHandle) {
+    let proxy = c.socks.unwrap();
+    let app = tokio::spawn(async move { socks(proxy, "warm-up.test", 22).await });
+    let asked = node.next().await;
+    assert_eq!(asked.ops()[0]["op"], "connect");
+    asked.reply(vec![json!({"e":"connect failed: warm-up"})]);
+    assert_eq!(app.await.unwrap().0, 0x01);
+}
+
 pub async fn open(node: &mut Scripted, c: &ClientHandle, caps: Option<u32>) -> TcpStream {
     open_with(node, c, connected(SID, caps)).await
 }
@@ -196,6 +207,7 @@ async fn a_missing_seq_closes_the_session_and_disables_pipelining_for_good() {
 #[tokio::test]
 async fn unsupported_connect_data_falls_back_replays_the_bytes_and_is_remembered() {
     let (mut node, c) = setup(|cfg| cfg.params.first_data_wait = Duration::from_secs(5)).await;
+    prove_path(&mut node, &c).await;
     let proxy = c.socks.unwrap();
     let app = tokio::spawn(async move {
         let (code, mut s) = socks(proxy, "origin.test", 443).await;
@@ -260,6 +272,7 @@ async fn unsupported_connect_data_falls_back_replays_the_bytes_and_is_remembered
 #[tokio::test]
 async fn connect_data_opens_in_one_round_trip_when_supported() {
     let (mut node, c) = setup(|cfg| cfg.params.first_data_wait = Duration::from_secs(5)).await;
+    prove_path(&mut node, &c).await;
     let proxy = c.socks.unwrap();
     let app = tokio::spawn(async move {
         let (code, mut s) = socks(proxy, "origin.test", 443).await;

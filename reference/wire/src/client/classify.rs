@@ -43,6 +43,17 @@ impl FailureClass {
         }
     }
 
+    /// Classifies a batch that failed on the way (relay unreachable, decoy, timeout): the
+    /// target's fate is unknown, so only a timeout is more specific than a general failure.
+    pub fn of_batch_failure(text: &str) -> Self {
+        let t = text.to_ascii_lowercase();
+        if TIMED_OUT.iter().any(|n| t.contains(n)) {
+            Self::TimedOut
+        } else {
+            Self::General
+        }
+    }
+
     /// The SOCKS5 reply code (RFC 1928 §6).
     pub fn socks_reply(self) -> u8 {
         match self {
@@ -120,6 +131,14 @@ mod tests {
             ),
             ("unauthorized", FailureClass::General, 0x01, 502),
         ];
+        assert_eq!(
+            FailureClass::of_batch_failure("batch timed out after 30s"),
+            FailureClass::TimedOut
+        );
+        assert_eq!(
+            FailureClass::of_batch_failure("cannot reach relay http://x: Connection refused"),
+            FailureClass::General
+        );
         for (text, class, socks, http) in cases {
             let got = FailureClass::of_node_error(text);
             assert_eq!(got, class, "{text}");

@@ -10,6 +10,7 @@
 pub mod batcher;
 pub mod body_cap;
 pub mod classify;
+pub mod failed_targets;
 pub mod faults;
 pub mod negotiate;
 pub mod params;
@@ -22,6 +23,7 @@ pub mod timeouts;
 pub use batcher::{Batch, Batcher};
 pub use body_cap::BodyCap;
 pub use classify::FailureClass;
+pub use failed_targets::{FailedTargets, PathHealth};
 pub use faults::ClientFaults;
 pub use negotiate::{Mode, OpenPlan, StickyFlag};
 pub use params::ClientParams;

@@ -57,9 +57,20 @@ pub enum OpenPlan {
     Connect,
 }
 
-/// The open plan for a destination port.
-pub fn open_plan(port: u16, connect_data_unsupported: bool, wait: Duration) -> OpenPlan {
-    if connect_data_unsupported || SERVER_SPEAKS_FIRST_PORTS.contains(&port) || wait.is_zero() {
+/// The open plan for a destination port. `may_grant_early` is false when an error is likely
+/// (the relay path is unproven or the target failed recently, §6.7): then the app is answered
+/// only after the node, with the real result.
+pub fn open_plan(
+    port: u16,
+    connect_data_unsupported: bool,
+    wait: Duration,
+    may_grant_early: bool,
+) -> OpenPlan {
+    if connect_data_unsupported
+        || SERVER_SPEAKS_FIRST_PORTS.contains(&port)
+        || wait.is_zero()
+        || !may_grant_early
+    {
         OpenPlan::Connect
     } else {
         OpenPlan::WaitFirstBytes(wait)
@@ -152,12 +163,20 @@ mod tests {
     #[test]
     fn server_speaks_first_ports_and_the_sticky_flag_skip_the_wait() {
         let w = Duration::from_millis(50);
-        assert_eq!(open_plan(443, false, w), OpenPlan::WaitFirstBytes(w));
+        assert_eq!(open_plan(443, false, w, true), OpenPlan::WaitFirstBytes(w));
+        assert_eq!(
+            open_plan(443, false, w, false),
+            OpenPlan::Connect,
+            "an error is likely"
+        );
         for port in [21, 22, 25, 80, 110, 143, 587] {
-            assert_eq!(open_plan(port, false, w), OpenPlan::Connect, "{port}");
+            assert_eq!(open_plan(port, false, w, true), OpenPlan::Connect, "{port}");
         }
-        assert_eq!(open_plan(443, true, w), OpenPlan::Connect);
-        assert_eq!(open_plan(443, false, Duration::ZERO), OpenPlan::Connect);
+        assert_eq!(open_plan(443, true, w, true), OpenPlan::Connect);
+        assert_eq!(
+            open_plan(443, false, Duration::ZERO, true),
+            OpenPlan::Connect
+        );
     }
 
     #[test]

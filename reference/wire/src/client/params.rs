@@ -38,6 +38,11 @@ pub const PIPELINE_DEPTH: usize = 2;
 pub const MAX_DATA_OP_BYTES: usize = 1 << 20;
 /// How long a new session waits for the app's first bytes before choosing `connect` (§6.2).
 pub const FIRST_DATA_WAIT: Duration = Duration::from_millis(50);
+/// How long a target whose connect failed opens only after the node answered (§6.7); the
+/// deployed client's unreachable cache keeps entries as long.
+pub const FAILED_TARGET_TTL: Duration = Duration::from_secs(30);
+/// Most targets remembered as failed (the deployed client's cache size).
+pub const FAILED_TARGETS_MAX: usize = 256;
 /// The configured batch HTTP timeout (`request_timeout_secs` in deployed configs).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A batch that carries any `seq` gets at least this HTTP timeout (§6.6).
@@ -80,6 +85,8 @@ pub struct ClientParams {
     pub max_reply_body_bytes: usize,
     /// Never pipeline (`--no-pipelining`); same effect as depth 1.
     pub no_pipelining: bool,
+    pub failed_target_ttl: Duration,
+    pub failed_targets_max: usize,
 }
 
 impl Default for ClientParams {
@@ -99,6 +106,8 @@ impl Default for ClientParams {
             legacy_reply_timeout: LEGACY_REPLY_TIMEOUT,
             max_reply_body_bytes: MAX_REPLY_BODY_BYTES,
             no_pipelining: false,
+            failed_target_ttl: FAILED_TARGET_TTL,
+            failed_targets_max: FAILED_TARGETS_MAX,
         }
     }
 }

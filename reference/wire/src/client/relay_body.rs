@@ -39,13 +39,31 @@ pub enum RelayError {
     TooLarge { limit: usize },
 }
 
-fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
+/// The start of a body on one line, for an error message: an HTML page is reduced to its
+/// text (a 404 page is `404 Not Found nginx`, not eight lines of markup), whitespace runs
+/// become one space.
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut plain = String::with_capacity(text.len().min(4096));
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                plain.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            c => plain.push(c),
+        }
+    }
+    plain
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
         .chars()
         .take(SNIPPET_CHARS)
-        .collect::<String>()
-        .trim()
-        .to_string()
+        .collect()
 }
 
 /// The JSON object inside `text`: all of it when it starts with `{`, else from the first `{`
@@ -113,6 +131,14 @@ mod tests {
     use crate::reply::Reply;
 
     const LIMIT: usize = 1 << 20;
+
+    #[test]
+    fn html_pages_are_summarised_on_one_line() {
+        let page = b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(snippet(page), "404 Not Found 404 Not Found nginx");
+        assert_eq!(snippet(b"plain\n text"), "plain text");
+        assert_eq!(snippet(&[b'x'; 500]).len(), SNIPPET_CHARS);
+    }
 
     #[test]
     fn plain_json() {
