@@ -56,6 +56,9 @@ impl Ctx {
 /// Runs one accepted connection to its end.
 pub async fn run(ctx: Arc<Ctx>, acc: Accepted) {
     add(&ctx.stats.active_sessions, 1);
+    // Lowered however the session ends, a shutdown's abort included; its sid stays tracked
+    // then, so the shutdown closes it at the node.
+    let _active = Active(&ctx.stats);
     add(&ctx.stats.sessions, 1);
     ctx.stats.front_session(acc.front);
     let target = format!("{}:{}", acc.target.host, acc.target.port);
@@ -81,5 +84,12 @@ pub async fn run(ctx: Arc<Ctx>, acc: Accepted) {
             tracing::info!(%target, "session not opened: {e}");
         }
     }
-    sub(&ctx.stats.active_sessions, 1);
+}
+
+struct Active<'a>(&'a Stats);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        sub(&self.0.active_sessions, 1);
+    }
 }

@@ -153,3 +153,169 @@ async fn a_taken_port_is_reported_with_the_fix() {
     let text = err.to_string();
     assert!(text.contains("http") && text.contains("port 0"), "{text}");
 }
+
+/// Reads stdout lines until `n` `<role> listening on <addr>` lines were seen.
+async fn listeners(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    n: usize,
+) -> std::collections::HashMap<String, std::net::SocketAddr> {
+    let mut out = std::collections::HashMap::new();
+    while out.len() < n {
+        let line = within("a listening line", lines.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        let (role, addr) = line
+            .split_once(" listening on ")
+            .unwrap_or_else(|| panic!("{line}"));
+        out.insert(role.to_string(), addr.parse().unwrap());
+    }
+    out
+}
+
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// The safety bug of issue 15: `--config mhrv.json` (fronting to an address, here an unused
+/// loopback one standing in for Google's) plus `--relay <loopback relay>` must dial the relay
+/// itself; with the file's fronting leaking onto it, no byte would get through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_files_fronting_does_not_leak_onto_a_flag_relay_and_sigterm_is_graceful() {
+    let node = node(false).await;
+    let dir = std::env::temp_dir().join(format!("seqtun-client-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("mhrv.json");
+    std::fs::write(
+        &cfg,
+        r#"{"mode":"full","script_id":"NOT_USED","auth_key":"unused","google_ip":"127.0.0.2",
+            "front_domain":"www.google.com","listen_host":"127.0.0.1","listen_port":0,"socks5_port":0,
+            "log_level":"info","sockz":1}"#,
+    )
+    .unwrap();
+    let mut child = bin()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--relay",
+            &node.url(),
+            "--key",
+            KEY,
+        ])
+        .args([
+            "--coalesce-step-ms",
+            "2",
+            "--coalesce-max-ms",
+            "10",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .env("SEQTUN_QUIET", "yes")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addrs = listeners(&mut lines, 3).await;
+    let origin = echo().await;
+    let (code, mut s) = socks(addrs["socks5"], "127.0.0.1", origin.port()).await;
+    assert_eq!(code, 0, "the flag relay is reached directly");
+    s.write_all(b"not fronted").await.unwrap();
+    assert_eq!(read_n(&mut s, 11).await, b"not fronted");
+    let metrics = http_get(addrs["metrics"], "/metrics").await;
+    assert!(
+        metrics.contains("seqtun_client_sessions_active 1"),
+        "{metrics}"
+    );
+    let stats = http_get(addrs["metrics"], "/stats").await;
+    assert!(stats.contains(r#""socks5_sessions":1"#), "{stats}");
+    sigterm(&child);
+    let out = within("a graceful exit", child.wait_with_output())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown key \"sockz\""), "{err}");
+    assert!(err.contains("SIGTERM: shutting down"), "{err}");
+    assert!(
+        err.contains("final stats: sessions 0 active (1 total"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("127.0.0.2"),
+        "the file's fronting was used: {err}"
+    );
+    assert!(!err.contains('\u{1b}'), "ANSI escapes in a pipe: {err}");
+    // The session still open at SIGTERM was closed at the node.
+    within("the node to close the session", async {
+        while !node.state.table.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut s, &mut out)
+        .await
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn help_headings_version_completions_and_boolean_env() {
+    let out = bin().arg("--help").output().await.unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for heading in [
+        "Listeners:",
+        "Keys:",
+        "Limits:",
+        "Timing:",
+        "Logging and stats:",
+        "Upstream:",
+    ] {
+        assert!(help.contains(heading), "no {heading} in\n{help}");
+    }
+    for var in [
+        "SEQTUN_MAX_SESSIONS",
+        "SEQTUN_MAX_BATCH_OPS",
+        "SEQTUN_FAILED_TARGETS_MAX",
+        "SEQTUN_LOG_FORMAT",
+    ] {
+        assert!(help.contains(var), "no {var} in\n{help}");
+    }
+    let out = bin().arg("--version").output().await.unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("seqtun-client "));
+    let out = bin().args(["completions", "fish"]).output().await.unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first-data-wait-ms"));
+    let out = bin()
+        .args([
+            "--relay",
+            "http://127.0.0.1:1",
+            "--key",
+            "k",
+            "--socks",
+            "127.0.0.1:0",
+        ])
+        .env("SEQTUN_QUIET", "maybe")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("SEQTUN_QUIET=\"maybe\""),
+        "{err}"
+    );
+}
