@@ -33,6 +33,10 @@ pub fn main_with(cli: Cli) -> ExitCode {
         None => run_builtin(&rt, &cli.common),
         Some(Cmd::Node(args)) => run_node(&rt, &args),
         Some(Cmd::Client(args)) => run_client(&rt, &args),
+        Some(Cmd::Completions { shell }) => {
+            seqtun_runtime::completions::print(<Cli as clap::CommandFactory>::command(), shell);
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -48,12 +52,13 @@ fn load(common: &Common) -> Result<Vec<Case>, ExitCode> {
         }
         return Err(ExitCode::SUCCESS);
     }
-    let dir = common
-        .vectors
-        .clone()
-        .unwrap_or_else(crate::case::default_dir);
-    load_dir(&dir)
-        .map_err(|e| setup_error(format!("{e} (point --vectors at the vectors/ directory)")))
+    let (dir, source) = crate::vectors_dir::find(common.vectors.as_deref());
+    load_dir(&dir).map_err(|e| {
+        setup_error(format!(
+            "{e} (found by {}; point --vectors or SEQTUN_VECTORS at the vectors/ directory, or put it next to the binary)",
+            source.describe()
+        ))
+    })
 }
 
 fn run_builtin(rt: &tokio::runtime::Runtime, common: &Common) -> ExitCode {

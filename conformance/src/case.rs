@@ -521,9 +521,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The default vectors directory: `$SEQTUN_VECTORS`, else `vectors/` next to the workspace.
+/// The default vectors directory: `$SEQTUN_VECTORS`, else `vectors/` next to the binary,
+/// else the source tree's (see [`crate::vectors_dir`]).
 pub fn default_dir() -> PathBuf {
-    std::env::var_os("SEQTUN_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors"))
+    crate::vectors_dir::find(None).0
 }

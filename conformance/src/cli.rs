@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use seqtun_runtime::heading;
 
 /// Conformance runner for the batch tunnel protocol (docs/PROTOCOL.md).
 ///
@@ -15,6 +16,9 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Option<Cmd>,
+    /// Print the version. (libtest-mimic's flattened arguments switch clap's own flag off.)
+    #[arg(short = 'V', long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -25,6 +29,10 @@ pub enum Cmd {
     Node(NodeArgs),
     /// Test a tunnel client: the runner plays the app and the node (or relay) it talks to.
     Client(ClientArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        shell: seqtun_runtime::completions::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -42,10 +50,10 @@ pub struct ClientArgs {
     #[arg(long)]
     pub outer: bool,
     /// Timing parameters: seqtun, node-903, node-main, fast.
-    #[arg(long, default_value = "seqtun")]
+    #[arg(long, default_value = "seqtun", help_heading = heading::TIMING)]
     pub profile: String,
     /// Override one parameter (repeatable).
-    #[arg(long = "param")]
+    #[arg(long = "param", help_heading = heading::TIMING)]
     pub params: Vec<String>,
     /// Claim a feature (repeatable).
     #[arg(long = "feature")]
@@ -63,13 +71,13 @@ pub struct ClientArgs {
 #[derive(Debug, Args)]
 pub struct NodeArgs {
     /// The node's base URL, e.g. http://127.0.0.1:8080 (inner dialect).
-    #[arg(long)]
+    #[arg(long, help_heading = heading::UPSTREAM)]
     pub url: Option<String>,
     /// Test through a relay instead: its exec URL, e.g. https://…/macros/s/ID/exec (outer dialect).
-    #[arg(long)]
+    #[arg(long, help_heading = heading::UPSTREAM)]
     pub relay_url: Option<String>,
     /// The key the first hop checks (node key, or relay key with --relay-url).
-    #[arg(long, env = "SEQTUN_KEY", hide_env_values = true)]
+    #[arg(long, env = "SEQTUN_KEY", hide_env_values = true, help_heading = heading::KEYS)]
     pub key: String,
     /// The same node started in diagnostic mode, for the cases that need it.
     #[arg(long)]
@@ -80,10 +88,10 @@ pub struct NodeArgs {
     /// Timing and size parameters: seqtun, node-903, node-main, fast. Without it the runner
     /// measures the node's long-poll and picks the matching profile (else seqtun with the
     /// measured --param longpoll_deadline), and says which.
-    #[arg(long)]
+    #[arg(long, help_heading = heading::TIMING)]
     pub profile: Option<String>,
     /// Override one parameter, e.g. --param longpoll_deadline=4s (repeatable).
-    #[arg(long = "param")]
+    #[arg(long = "param", help_heading = heading::TIMING)]
     pub params: Vec<String>,
     /// Claim a feature the probe cannot see (repeatable).
     #[arg(long = "feature")]
@@ -92,7 +100,7 @@ pub struct NodeArgs {
     #[arg(long = "no-feature")]
     pub no_features: Vec<String>,
     /// Address the fixtures listen on; the node must reach it (default 127.0.0.1).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, env = "SEQTUN_FIXTURE_ADDR", default_value = "127.0.0.1", help_heading = heading::LISTENERS)]
     pub fixture_addr: IpAddr,
     /// How the target is named in reports.
     #[arg(long)]
@@ -103,7 +111,8 @@ pub struct NodeArgs {
 
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Directory holding the vectors (default: the repository's vectors/).
+    /// Directory holding the vectors [default: SEQTUN_VECTORS, else vectors/ next to the
+    /// binary, else the source tree's vectors/].
     #[arg(long)]
     pub vectors: Option<PathBuf>,
     /// Treat failed `should` cases as failures.
@@ -119,7 +128,7 @@ pub struct Common {
     #[arg(long)]
     pub expect: Option<PathBuf>,
     /// Seconds before one HTTP exchange is abandoned.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, env = "SEQTUN_CONFORM_REQUEST_TIMEOUT", default_value_t = 120, help_heading = heading::TIMING)]
     pub request_timeout: u64,
     /// List the parameters vectors may use and exit.
     #[arg(long)]

@@ -23,5 +23,6 @@ pub mod results;
 pub mod run;
 pub mod target;
 pub mod vars;
+pub mod vectors_dir;
 pub mod verdict;
 pub mod wake;

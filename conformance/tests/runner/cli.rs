@@ -329,3 +329,60 @@ fn the_measured_long_poll_picks_the_profile() {
         assert_eq!(count(&r, "pass"), 1, "{t}");
     }
 }
+
+/// A copied (here: hard-linked) binary finds the `vectors/` next to it, ahead of the source
+/// tree's; `SEQTUN_VECTORS` wins over both, and a bad directory is named with the rule that
+/// found it.
+#[test]
+fn the_vectors_directory_is_found_at_run_time() {
+    let tmp = std::env::temp_dir().join(format!("seqtun-conform-copy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.join("vectors/node/transport")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    for f in ["schema.json", "node/transport/health.json"] {
+        std::fs::copy(repo.join(f), tmp.join("vectors").join(f)).unwrap();
+    }
+    let bin = tmp.join("seqtun-conform");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_seqtun-conform"), &bin).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_seqtun-conform"), &bin).unwrap();
+    }
+    let run = |env: Option<&str>| {
+        let mut c = std::process::Command::new(&bin);
+        c.arg("--list").env_remove("SEQTUN_VECTORS");
+        if let Some(v) = env {
+            c.env("SEQTUN_VECTORS", v);
+        }
+        c.output().unwrap()
+    };
+    let listed = text(&run(None));
+    assert!(listed.contains("transport/health"), "{listed}");
+    assert!(
+        !listed.contains("ops/connect-uuid-sid"),
+        "used the source tree's vectors: {listed}"
+    );
+    let listed = text(&run(repo.to_str()));
+    assert!(
+        listed.contains("ops/connect-uuid-sid"),
+        "SEQTUN_VECTORS wins: {listed}"
+    );
+    let out = run(Some("/nonexistent/vectors"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("found by SEQTUN_VECTORS"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn version_and_completions() {
+    let v = conform(&["--version"]);
+    assert!(text(&v).contains(env!("CARGO_PKG_VERSION")), "{}", text(&v));
+    let c = conform(&["completions", "bash"]);
+    assert!(
+        c.status.success() && text(&c).contains("--vectors"),
+        "{}",
+        text(&c)
+    );
+}
