@@ -39,6 +39,7 @@ pub struct Stats {
     pub open_failures: AtomicU64,
     pub socks5_sessions: AtomicU64,
     pub http_sessions: AtomicU64,
+    pub plain_sessions: AtomicU64,
     rtts: Mutex<VecDeque<Duration>>,
 }
 
@@ -61,6 +62,7 @@ pub struct Snapshot {
     pub open_failures: u64,
     pub socks5_sessions: u64,
     pub http_sessions: u64,
+    pub plain_sessions: u64,
     #[serde(serialize_with = "as_ms")]
     pub rtt_p50: Option<Duration>,
     #[serde(serialize_with = "as_ms")]
@@ -88,6 +90,7 @@ impl Stats {
         match front {
             crate::front::Front::Socks5 => add(&self.socks5_sessions, 1),
             crate::front::Front::Http => add(&self.http_sessions, 1),
+            crate::front::Front::Plain => add(&self.plain_sessions, 1),
         }
     }
 
@@ -137,6 +140,7 @@ impl Stats {
             open_failures: get(&self.open_failures),
             socks5_sessions: get(&self.socks5_sessions),
             http_sessions: get(&self.http_sessions),
+            plain_sessions: get(&self.plain_sessions),
             rtt_p50,
             rtt_p95,
         }
@@ -177,6 +181,10 @@ impl Snapshot {
                         self.socks5_sessions as f64,
                     ),
                     (vec![("front", "http".into())], self.http_sessions as f64),
+                    (
+                        vec![("front", "http-plain".into())],
+                        self.plain_sessions as f64,
+                    ),
                 ],
             ),
             Family::labelled(

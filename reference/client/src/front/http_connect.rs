@@ -1,8 +1,9 @@
-//! The HTTP `CONNECT` front end.
+//! The HTTP proxy front end's first look at a request.
 //!
-//! The request head is parsed with httparse; anything but `CONNECT host:port` is answered with
-//! an HTTP error and closed. Bytes the app sent after the head (an eager TLS ClientHello) are
-//! kept: they are the session's first bytes.
+//! The request head is parsed with httparse: `CONNECT host:port` becomes a session here, and
+//! bytes the app sent after the head (an eager TLS ClientHello) are kept as its first bytes.
+//! An absolute-form request (`GET http://host/ HTTP/1.1`) goes to the plain proxy
+//! ([`super::plain`], hyper) with the bytes read so far; anything else gets an HTTP error.
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
@@ -12,8 +13,17 @@ use super::{FrontError, Target};
 pub const MAX_HEAD_BYTES: usize = 8 << 10;
 const MAX_HEADERS: usize = 64;
 
-/// Reads the `CONNECT` request; returns the target and any bytes after the head.
-pub async fn handshake<S>(s: &mut S) -> Result<(Target, Vec<u8>), FrontError>
+/// What the first request on an HTTP proxy connection asks for.
+#[derive(Debug)]
+pub enum Head {
+    /// `CONNECT`: the target and any bytes after the head.
+    Connect(Target, Vec<u8>),
+    /// An absolute-form request: everything read so far, for hyper to parse again.
+    Plain(Vec<u8>),
+}
+
+/// Reads the first request head.
+pub async fn handshake<S>(s: &mut S) -> Result<Head, FrontError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -31,9 +41,14 @@ where
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => {
+                if req.method != Some("CONNECT")
+                    && req.path.is_some_and(|p| p.starts_with("http://"))
+                {
+                    return Ok(Head::Plain(buf));
+                }
                 let target = target(req.method, req.path);
                 return match target {
-                    Ok(t) => Ok((t, buf[len..].to_vec())),
+                    Ok(t) => Ok(Head::Connect(t, buf[len..].to_vec())),
                     Err((status, why)) => {
                         answer(s, status).await?;
                         Err(FrontError::Protocol(why))
@@ -57,7 +72,12 @@ where
 
 fn target(method: Option<&str>, path: Option<&str>) -> Result<Target, (u16, String)> {
     if method != Some("CONNECT") {
-        return Err((405, format!("method {method:?}: only CONNECT is proxied")));
+        return Err((
+            405,
+            format!(
+                "method {method:?} without an absolute http:// URL: this is a proxy (CONNECT, or GET http://host/...)"
+            ),
+        ));
     }
     let authority = path.unwrap_or_default();
     let bad = || {
@@ -121,6 +141,15 @@ mod tests {
     use super::*;
 
     async fn run(input: &[u8]) -> (Result<(Target, Vec<u8>), FrontError>, Vec<u8>) {
+        let (r, out) = run_head(input).await;
+        let r = r.map(|h| match h {
+            Head::Connect(t, early) => (t, early),
+            Head::Plain(_) => panic!("plain"),
+        });
+        (r, out)
+    }
+
+    async fn run_head(input: &[u8]) -> (Result<Head, FrontError>, Vec<u8>) {
         let (mut app, mut srv) = tokio::io::duplex(64 << 10);
         app.write_all(input).await.unwrap();
         let res = handshake(&mut srv).await;
@@ -148,8 +177,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_requests_get_http_errors() {
-        let (r, out) = run(b"GET http://x/ HTTP/1.1\r\n\r\n").await;
+    async fn other_requests_get_http_errors_and_absolute_form_goes_to_the_plain_proxy() {
+        let req = b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (r, out) = run_head(req).await;
+        assert!(
+            matches!(r, Ok(Head::Plain(ref head)) if head == req),
+            "{r:?}"
+        );
+        assert!(out.is_empty());
+        let (r, out) = run(b"GET / HTTP/1.1\r\n\r\n").await;
         assert!(r.is_err());
         assert!(
             out.starts_with(b"HTTP/1.1 405"),

@@ -2,6 +2,8 @@
 //! its own protocol once the tunnel knows whether the destination is reachable (§6.1).
 
 pub mod http_connect;
+pub mod plain;
+pub mod prefixed;
 pub mod socks5;
 
 use std::sync::Arc;
@@ -33,7 +35,12 @@ pub enum FrontError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Front {
     Socks5,
+    /// HTTP `CONNECT`.
     Http,
+    /// An absolute-form request on the HTTP listener: the session's "app" is the plain
+    /// proxy's hyper client, which learns the open's outcome through the session's verdict
+    /// channel, never through the stream.
+    Plain,
 }
 
 impl Front {
@@ -41,7 +48,14 @@ impl Front {
         match self {
             Front::Socks5 => "socks5",
             Front::Http => "http",
+            Front::Plain => "http-plain",
         }
+    }
+
+    /// Whether the app can be told "connected" before the node answered (§6.7); the plain
+    /// proxy has nothing to tell and always waits for the node.
+    pub fn can_grant_early(self) -> bool {
+        self != Front::Plain
     }
 
     /// Tells the app the tunnel is open.
@@ -49,6 +63,7 @@ impl Front {
         match self {
             Front::Socks5 => socks5::reply(s, socks5::REP_SUCCEEDED).await,
             Front::Http => http_connect::answer(s, 200).await,
+            Front::Plain => Ok(()),
         }
     }
 
@@ -63,6 +78,7 @@ impl Front {
         match self {
             Front::Socks5 => socks5::reply(s, class.socks_reply()).await,
             Front::Http => http_connect::answer_with(s, class.http_status(), why).await,
+            Front::Plain => Ok(()),
         }
     }
 
@@ -70,7 +86,7 @@ impl Front {
     pub fn answer_text(self, class: FailureClass) -> String {
         match self {
             Front::Socks5 => format!("SOCKS5 reply {:#04x}", class.socks_reply()),
-            Front::Http => format!("HTTP {}", class.http_status()),
+            Front::Http | Front::Plain => format!("HTTP {}", class.http_status()),
         }
     }
 }
@@ -82,22 +98,38 @@ pub struct Accepted {
     pub front: Front,
     /// Bytes the app sent after its request (HTTP CONNECT only).
     pub early: Vec<u8>,
+    /// Where the plain proxy learns how the open went.
+    pub verdict: Option<tokio::sync::oneshot::Sender<plain::Verdict>>,
 }
 
-async fn handshake(ctx: &Ctx, front: Front, mut stream: TcpStream) -> Result<Accepted, FrontError> {
+/// A handshaken connection: one session, or a plain proxy connection (a session per request).
+enum Handshaken {
+    Session(Accepted),
+    Plain(TcpStream, Vec<u8>),
+}
+
+async fn handshake(
+    ctx: &Ctx,
+    front: Front,
+    mut stream: TcpStream,
+) -> Result<Handshaken, FrontError> {
     let (target, early) = match front {
         Front::Socks5 => (
             socks5::handshake(&mut stream, ctx.socks_auth.as_ref()).await?,
             Vec::new(),
         ),
-        Front::Http => http_connect::handshake(&mut stream).await?,
+        Front::Http | Front::Plain => match http_connect::handshake(&mut stream).await? {
+            http_connect::Head::Connect(target, early) => (target, early),
+            http_connect::Head::Plain(head) => return Ok(Handshaken::Plain(stream, head)),
+        },
     };
-    Ok(Accepted {
+    Ok(Handshaken::Session(Accepted {
         stream,
         target,
         front,
         early,
-    })
+        verdict: None,
+    }))
 }
 
 /// Accepts connections until `stop` turns true, then ends every session.
@@ -119,7 +151,11 @@ pub async fn serve(
                     tasks.spawn(async move {
                         let hs = tokio::time::timeout(ctx.handshake_timeout, handshake(&ctx, front, stream)).await;
                         let mut acc = match hs {
-                            Ok(Ok(acc)) => acc,
+                            Ok(Ok(Handshaken::Session(acc))) => acc,
+                            Ok(Ok(Handshaken::Plain(stream, head))) => {
+                                plain::serve(ctx, sessions, stream, head).await;
+                                return;
+                            }
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, front = front.name(), "handshake failed: {e}");
                                 return;

@@ -64,20 +64,27 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
         target,
         front,
         mut early,
+        mut verdict,
     } = acc;
     let plan = open_plan(
         target.port,
         ctx.connect_data_unsupported.is_set(),
         ctx.params.first_data_wait,
-        ctx.health.may_grant_early(&target.host, target.port, now()),
+        // Optimism is only a risk where it means telling the app "connected" early.
+        ctx.health.may_grant_early(&target.host, target.port, now())
+            || !front.can_grant_early()
+            || !early.is_empty(),
     );
     // An HTTP CONNECT app that sent bytes with its request needs no early yes.
+    // The plain proxy's request is written without any yes, and always waits for the node.
     let mut granted = false;
     if let OpenPlan::WaitFirstBytes(wait) = plan
         && early.is_empty()
     {
-        front.grant(&mut stream).await.map_err(OpenError::App)?;
-        granted = true;
+        if front.can_grant_early() {
+            front.grant(&mut stream).await.map_err(OpenError::App)?;
+            granted = true;
+        }
         early = first_bytes(&mut stream, wait, ctx.params.max_data_op_bytes).await?;
     }
     let with_data = matches!(plan, OpenPlan::WaitFirstBytes(_)) && !early.is_empty();
@@ -127,9 +134,16 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
                 let _ = stream.set_zero_linger();
                 OpenError::AfterGrant(Box::new(err))
             } else {
-                let _ = front
-                    .refuse(&mut stream, class, &format!("seqtun-client: {err}"))
-                    .await;
+                match verdict.take() {
+                    Some(tx) => {
+                        let _ = tx.send(Err((class, err.to_string())));
+                    }
+                    None => {
+                        let _ = front
+                            .refuse(&mut stream, class, &format!("seqtun-client: {err}"))
+                            .await;
+                    }
+                }
                 OpenError::Refused {
                     answer: front.answer_text(class),
                     why: Box::new(err),
@@ -137,7 +151,9 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
             });
         }
     };
-    if !granted {
+    if let Some(tx) = verdict.take() {
+        let _ = tx.send(Ok(()));
+    } else if !granted {
         front.grant(&mut stream).await.map_err(OpenError::App)?;
     }
     finish(ctx, stream, reply, replay).await

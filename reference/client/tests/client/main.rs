@@ -11,5 +11,6 @@ mod faults;
 mod honest;
 mod limits;
 mod pacing;
+mod plain;
 mod scripted;
 mod transport;
