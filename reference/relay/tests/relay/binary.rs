@@ -21,14 +21,29 @@ fn relay_command() -> Command {
     cmd
 }
 
-#[tokio::test]
-async fn serves_prints_its_address_and_the_counters_on_exit() {
-    let node = seqtun_node::spawn(
+async fn reference_node() -> seqtun_node::NodeHandle {
+    seqtun_node::spawn(
         seqtun_node::NodeConfig::new(NODE_KEY),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// The address from the `listening on` line.
+fn listening(stdout: &mut BufReader<std::process::ChildStdout>) -> std::net::SocketAddr {
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serves_prints_its_address_and_the_counters_on_exit() {
+    let node = reference_node().await;
     let mut child = relay_command()
         .args(["--listen", "127.0.0.1:0", "--node", &node.url()])
         .args(["--node-key", NODE_KEY, "--latency-ms", "10", "--seed", "1"])
@@ -38,13 +53,7 @@ async fn serves_prints_its_address_and_the_counters_on_exit() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"));
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let addr = listening(&mut stdout);
     assert_ne!(addr.port(), 0);
 
     let url = format!("http://{addr}/macros/s/{DEP}/exec");
@@ -128,12 +137,7 @@ fn help_names_every_env_var_and_fault() {
 
 #[tokio::test]
 async fn a_wrong_node_key_is_logged_naming_both_causes_and_metrics_count_it() {
-    let node = seqtun_node::spawn(
-        seqtun_node::NodeConfig::new(NODE_KEY),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let node = reference_node().await;
     let mut child = relay_command()
         .args(["--listen", "127.0.0.1:0", "--node", &node.url()])
         .args(["--node-key", "not-the-node-key", "--key", RELAY_KEY])
@@ -143,13 +147,7 @@ async fn a_wrong_node_key_is_logged_naming_both_causes_and_metrics_count_it() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let addr = listening(&mut stdout);
     let url = format!("http://{addr}/macros/s/{DEP}/exec");
     let body = json!({"k": RELAY_KEY, "t": "batch", "ops": [{"op":"close","sid":"s"}]});
     for _ in 0..3 {
