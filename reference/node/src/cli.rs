@@ -276,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_prints_values_not_debug() {
+        let line = summary(&parse(&["--key", "k"]).into_config(false).unwrap());
+        for v in [
+            "longpoll=15s",
+            "active_drain=350ms",
+            "drain_max=16MiB",
+            "diagnostic=off",
+        ] {
+            assert!(line.contains(v), "{v} in {line}");
+        }
+        assert!(!line.contains("Some(") && !line.contains("0ns"), "{line}");
+    }
+
+    #[test]
     fn listen_wins_over_port() {
         let a = parse(&["--key", "k", "--port", "9000"]);
         assert_eq!(a.listen_addr(), "0.0.0.0:9000".parse().unwrap());

@@ -292,3 +292,64 @@ async fn tls_fronting_sends_the_configured_sni_and_trusts_the_ca_file() {
     assert!(err.contains("cannot reach"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_failed_fronted_dial_names_the_address_it_dialled() {
+    let dead = closed_port().await;
+    let url = format!("https://script.google.com:{}/macros/s/d/exec", dead.port());
+    let t = transport(&url, Some(dead.ip()), Some("www.google.com"), None);
+    let err = send(&t).await.unwrap().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("dialling {dead} (--front, for script.google.com)")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_node_says_to_use_http() {
+    let node = node(false).await;
+    let url = node.url().replace("http://", "https://");
+    let t = transport(&url, None, None, None);
+    let err = send(&t).await.unwrap().unwrap_err().to_string();
+    assert!(
+        err.contains("the node speaks plain HTTP, use http://"),
+        "{err}"
+    );
+    assert!(!err.contains("InvalidContentType"), "{err}");
+}
+
+#[tokio::test]
+async fn a_relay_that_closes_mid_reply_is_not_called_unreachable() {
+    let relay = server(|mut s| async move {
+        let mut buf = [0u8; 4096];
+        let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+        let _ = tokio::io::AsyncWriteExt::write_all(
+            &mut s,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"r\":[",
+        )
+        .await;
+    })
+    .await;
+    let t = transport(&format!("http://{relay}"), None, None, None);
+    let err = send(&t).await.unwrap().unwrap_err();
+    assert!(matches!(err, TransportError::MidReply { .. }), "{err}");
+    assert!(
+        err.to_string().contains("closed the connection mid-reply"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_404_page_is_summarised_on_one_line() {
+    let mut relay = Scripted::start().await;
+    let t = transport(&relay.url(), None, None, None);
+    let call = send(&t);
+    relay.next().await.raw(Raw {
+        status: 404,
+        headers: vec![],
+        body: seqtun_node::auth::NGINX_404.as_bytes().to_vec(),
+    });
+    let err = call.await.unwrap().unwrap_err().to_string();
+    assert!(!err.contains('\n') && !err.contains('<'), "{err}");
+    assert!(err.contains("404 Not Found"), "{err}");
+}

@@ -214,4 +214,14 @@ fn script_and_pattern_files() {
         Source::Pattern(vec![Action::Pass, Action::Decoy])
     );
     assert!(summary(&cfg).contains("pattern(2 actions)"));
+    let line = summary(&config(&["--latency-ms", "1500", "--jitter-ms", "500"]).unwrap());
+    assert!(
+        line.contains("latency=1.5s+0..500ms") && line.contains("max_response=50MiB"),
+        "{line}"
+    );
+    let line = summary(&config(&[]).unwrap());
+    assert!(
+        line.contains("latency=0ms ") && !line.contains("0ns"),
+        "{line}"
+    );
 }
