@@ -103,7 +103,7 @@ pub struct Args {
     #[arg(long, env = "SEQTUN_NODE_MAX_BODY_BYTES", default_value_t = params::MAX_BODY_BYTES, value_parser = positive_usize, help_heading = heading::LIMITS)]
     pub max_body_bytes: usize,
     /// How much more of a body over the limit is read (and dropped) before the 413 (bytes).
-    #[arg(long, default_value_t = params::REFUSED_BODY_DRAIN_BYTES)]
+    #[arg(long, env = "SEQTUN_NODE_REFUSED_BODY_DRAIN_BYTES", default_value_t = params::REFUSED_BODY_DRAIN_BYTES, help_heading = heading::LIMITS)]
     pub refused_body_drain_bytes: usize,
     /// Most ops in one batch.
     #[arg(long, env = "SEQTUN_NODE_MAX_BATCH_OPS", default_value_t = params::MAX_BATCH_OPS, value_parser = positive_usize, help_heading = heading::LIMITS)]
