@@ -166,6 +166,11 @@ async fn the_client_before_the_fix_breaks_on_the_deployed_limit() {
     };
     let c = Arc::new(client(cfg).await);
     let origin = echo().await;
+    // A first exchange proves the relay path, so the upload's session opens optimistically
+    // (§6.7 item 1) and its first bytes race into the batches as they did before that rule.
+    let (code, warm) = socks(c.socks.unwrap(), "127.0.0.1", origin.port()).await;
+    assert_eq!(code, 0);
+    echo_exact(warm, 1, 10).await;
     let (code, s) = socks(c.socks.unwrap(), "127.0.0.1", origin.port()).await;
     assert_eq!(code, 0);
     let broke = bounded("a broken upload", Duration::from_secs(30), async move {
