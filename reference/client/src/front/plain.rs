@@ -119,8 +119,11 @@ async fn proxy(ctx: Arc<Ctx>, sessions: Arc<Semaphore>, req: Request<Incoming>) 
     });
     let sent = sender.send_request(origin_form(req, &target));
     tokio::pin!(sent);
-    // The node's verdict on the open comes first; the response can only follow a yes.
+    // The node's verdict on the open comes first; the response can only follow a yes. Biased:
+    // a refused open sends its verdict before it drops the session's end, so when both are
+    // ready the verdict says why, where the hyper client would only see the socket close.
     tokio::select! {
+        biased;
         v = verdict => match v {
             Ok(Ok(())) => {}
             Ok(Err((class, why))) => return text(status_of(class), &format!("seqtun-client: {why}")),

@@ -25,7 +25,8 @@ pub async fn setup(tweak: impl FnOnce(&mut ClientConfig)) -> (Scripted, ClientHa
 pub async fn open_with(node: &mut Scripted, c: &ClientHandle, connect_reply: Value) -> TcpStream {
     let proxy = c.socks.unwrap();
     let app = tokio::spawn(async move { socks(proxy, "origin.test", 443).await });
-    let asked = node.next().await;
+    // An earlier session's close may travel alone, ahead of the open.
+    let asked = next_with(node, "connect").await;
     let ops = asked.ops();
     assert_eq!(ops[0]["op"], "connect", "{ops:?}");
     assert_eq!(ops[0]["host"], "origin.test");
@@ -59,9 +60,14 @@ pub async fn open(node: &mut Scripted, c: &ClientHandle, caps: Option<u32>) -> T
 
 /// The next request that carries `data` ops (closes are answered, other requests too).
 pub async fn next_data(node: &mut Scripted) -> Asked {
+    next_with(node, "data").await
+}
+
+/// The next request that carries an op of `kind`; requests without one are answered `eof`.
+async fn next_with(node: &mut Scripted, kind: &str) -> Asked {
     loop {
         let asked = node.next().await;
-        if asked.ops().iter().any(|op| op["op"] == "data") {
+        if asked.ops().iter().any(|op| op["op"] == kind) {
             return asked;
         }
         let r = asked

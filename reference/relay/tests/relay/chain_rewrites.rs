@@ -45,7 +45,8 @@ fn size(i: u64) -> usize {
 enum Verdict {
     /// Every byte, then the end of the stream, and the SHA-256 of the file.
     Complete,
-    /// The stream ended early (closed or reset) after this many correct bytes.
+    /// The stream ended early (closed or reset) after this many correct bytes; 0 also when
+    /// the open was refused (a rewritten connect reply is a failed open, answered honestly).
     Prefix(usize),
     /// A byte that is not the file's arrived at this offset: another app's, or garbage.
     Wrong { at: usize },
@@ -112,7 +113,12 @@ async fn run(faults: ClientFaults, limit: Duration) -> (Vec<Verdict>, StatsSnaps
     let downloads: Vec<_> = (0..DOWNLOADS)
         .map(|i| {
             let t = Arc::clone(&t);
-            tokio::spawn(async move { fetch(t.open(origin).await, 1000 + i, size(i), limit).await })
+            tokio::spawn(async move {
+                match t.try_open(origin).await {
+                    Ok(s) => fetch(s, 1000 + i, size(i), limit).await,
+                    Err(_refused) => Verdict::Prefix(0),
+                }
+            })
         })
         .collect();
     let mut verdicts = Vec::new();
@@ -122,36 +128,50 @@ async fn run(faults: ClientFaults, limit: Duration) -> (Vec<Verdict>, StatsSnaps
     (verdicts, t.relay.stats())
 }
 
+/// Runs of the 20 downloads before giving up on seeing both outcomes; which calls the seeded
+/// rewrites hit depends on timing, and a run where every download failed shows nothing about
+/// the completed ones.
+const ROUNDS: usize = 4;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_downloads_never_get_a_foreign_byte_when_the_relay_rewrites_replies() {
-    let started = tokio::time::Instant::now();
-    let (verdicts, relay) = run(ClientFaults::default(), STREAM_LIMIT).await;
-    let complete = verdicts.iter().filter(|v| **v == Verdict::Complete).count();
-    let failed: Vec<usize> = verdicts
-        .iter()
-        .filter_map(|v| match v {
-            Verdict::Prefix(n) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    eprintln!(
-        "{complete} complete, {} ended early (correct prefixes of {failed:?} bytes), relay faults \
-         {:?} over {} calls, in {:?}",
-        failed.len(),
-        relay.faults,
-        relay.calls,
-        started.elapsed()
-    );
-    assert_eq!(
-        complete + failed.len(),
-        verdicts.len(),
-        "every download completes or ends cleanly with a correct prefix: {verdicts:?}"
-    );
-    // Both kinds of outcome occur, or the run showed nothing about one of them.
-    assert!(complete > 0 && !failed.is_empty(), "{verdicts:?}");
-    assert!(
-        relay.fault("extra_entry") > 0 && relay.fault("swap_entries") > 0,
-        "both rewrites must have hit: {relay:?}"
+    let (mut complete, mut failed, mut extra, mut swapped) = (0, 0, 0, 0);
+    for round in 1..=ROUNDS {
+        let started = tokio::time::Instant::now();
+        let (verdicts, relay) = run(ClientFaults::default(), STREAM_LIMIT).await;
+        let done = verdicts.iter().filter(|v| **v == Verdict::Complete).count();
+        let early: Vec<usize> = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Prefix(n) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        eprintln!(
+            "round {round}: {done} complete, {} ended early (correct prefixes of {early:?} \
+             bytes), relay faults {:?} over {} calls, in {:?}",
+            early.len(),
+            relay.faults,
+            relay.calls,
+            started.elapsed()
+        );
+        // Asserted in every round: no app reads a byte that is not its own, and none hangs.
+        assert_eq!(
+            done + early.len(),
+            verdicts.len(),
+            "every download completes or ends cleanly with a correct prefix: {verdicts:?}"
+        );
+        (complete, failed) = (complete + done, failed + early.len());
+        extra += relay.fault("extra_entry");
+        swapped += relay.fault("swap_entries");
+        if complete > 0 && failed > 0 && extra > 0 && swapped > 0 {
+            return;
+        }
+    }
+    // Both kinds of outcome occur, and both rewrites hit, or the runs showed nothing.
+    panic!(
+        "after {ROUNDS} rounds: {complete} complete, {failed} failed, extra_entry {extra}, \
+         swap_entries {swapped}; each must be above 0"
     );
 }
 

@@ -117,6 +117,11 @@ impl E2e {
         socks_connect(self.client.socks.unwrap(), origin).await
     }
 
+    /// Like [`Self::open`], but a refused open is returned, not a panic.
+    pub async fn try_open(&self, origin: SocketAddr) -> Result<TcpStream, [u8; 10]> {
+        try_socks_connect(self.client.socks.unwrap(), origin).await
+    }
+
     /// Waits until the relay's counters stop changing with no call running, so they are final:
     /// a session's last `close` is sent without waiting, and may still be on its way.
     pub async fn relay_settled(&self) {
@@ -134,6 +139,17 @@ impl E2e {
 
 /// A SOCKS5 `CONNECT` to an IPv4 `target` through `proxy`; panics unless it is granted.
 pub async fn socks_connect(proxy: SocketAddr, target: SocketAddr) -> TcpStream {
+    match try_socks_connect(proxy, target).await {
+        Ok(s) => s,
+        Err(reply) => panic!("SOCKS5 reply {reply:?}"),
+    }
+}
+
+/// A SOCKS5 `CONNECT` to an IPv4 `target` through `proxy`: the stream, or the refusal reply.
+pub async fn try_socks_connect(
+    proxy: SocketAddr,
+    target: SocketAddr,
+) -> Result<TcpStream, [u8; 10]> {
     let SocketAddr::V4(v4) = target else {
         panic!("the helper speaks IPv4 targets only: {target}");
     };
@@ -148,8 +164,11 @@ pub async fn socks_connect(proxy: SocketAddr, target: SocketAddr) -> TcpStream {
     s.write_all(&req).await.unwrap();
     let mut reply = [0u8; 10];
     s.read_exact(&mut reply).await.unwrap();
-    assert_eq!(reply[..2], [5, 0], "SOCKS5 reply {reply:?}");
-    s
+    if reply[..2] == [5, 0] {
+        Ok(s)
+    } else {
+        Err(reply)
+    }
 }
 
 /// Deterministic bytes of stream `id`: different per stream and per position, so a byte from
