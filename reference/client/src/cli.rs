@@ -345,9 +345,13 @@ mod tests {
             "5",
             "--request-timeout-secs",
             "90",
+            "--max-batch-bytes",
+            "8000000",
         ])
         .unwrap();
         assert_eq!(c.relays.len(), 2);
+        // Raised over the deployed 2 MiB for a node known to take more (§6.3).
+        assert_eq!(c.params.max_batch_body, 8_000_000);
         assert_eq!(c.params.depth, 4);
         assert_eq!(c.params.coalesce_step, Duration::from_millis(5));
         assert_eq!(c.params.coalesce_max, Duration::from_millis(1000));

@@ -94,4 +94,7 @@ pub struct Faults {
     pub active_op_waits_on_batch: bool,
     /// TCP ops without a payload (polls, seq'd or not) do not refresh a session's idleness.
     pub tcp_polls_do_not_refresh: bool,
+    /// A batch body without `k` runs as if its key were right (the key is checked only when
+    /// one is sent).
+    pub missing_key_runs_ops: bool,
 }
