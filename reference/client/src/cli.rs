@@ -67,10 +67,10 @@ pub struct Args {
     #[arg(long, env = "SEQTUN_SOCKS_PASS", hide_env_values = true, help_heading = heading::KEYS)]
     pub socks_pass: Option<String>,
     /// Ops of one pipelined session in flight [default: 2]; 1 is the legacy loop.
-    #[arg(long, env = "SEQTUN_DEPTH", value_parser = positive_usize)]
+    #[arg(long, env = "SEQTUN_DEPTH", value_parser = positive_usize, help_heading = heading::PROTOCOL)]
     pub depth: Option<usize>,
     /// Never pipeline, whatever the node offers.
-    #[arg(long, env = "SEQTUN_NO_PIPELINING", action = ArgAction::SetTrue, value_parser = env_bool())]
+    #[arg(long, env = "SEQTUN_NO_PIPELINING", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::PROTOCOL)]
     pub no_pipelining: bool,
     /// Keep a batch open while ops arrive within this many ms of each other [default: 200].
     #[arg(long, env = "SEQTUN_COALESCE_STEP_MS", help_heading = heading::TIMING)]

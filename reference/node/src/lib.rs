@@ -69,7 +69,8 @@ impl NodeState {
 
 impl seqtun_runtime::metrics::StatsSource for NodeState {
     fn stats_json(&self) -> String {
-        self.snapshot().to_json()
+        let snap = self.snapshot();
+        snap.to_json(&self.stats.rates_json(&snap))
     }
 
     fn metrics_text(&self) -> String {

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use seqtun_runtime::metrics::{Family, Kind};
+use seqtun_runtime::rates::Rates;
 use seqtun_wire::Reply;
 use seqtun_wire::b64::decoded_len;
 use serde::Serialize;
@@ -58,6 +59,8 @@ pub struct NodeStats {
     udp_opened: AtomicU64,
     seq_waits: AtomicU64,
     preemptions: AtomicU64,
+    /// Batches, ops and bytes each way per second over the last minute, for `/stats`.
+    rates: Rates<4>,
     unauthorized: AtomicU64,
 }
 
@@ -76,6 +79,7 @@ impl Default for NodeStats {
             seq_waits: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            rates: Rates::new(std::time::Instant::now()),
         }
     }
 }
@@ -158,6 +162,19 @@ impl NodeStats {
     /// A request with a wrong or missing key.
     pub fn unauthorized(&self) {
         bump(&self.unauthorized, 1);
+    }
+
+    /// `snap`'s batches, ops and bytes per second over the last minute, as `/stats` JSON.
+    pub fn rates_json(&self, snap: &NodeSnapshot) -> String {
+        let counters = [
+            snap.batches,
+            snap.ops_total(),
+            snap.bytes_up,
+            snap.bytes_down,
+        ];
+        self.rates
+            .read(std::time::Instant::now(), counters)
+            .to_json(["batches", "ops", "bytes_up", "bytes_down"])
     }
 
     /// Every counter now, with the live sessions of `state`.
@@ -249,9 +266,10 @@ impl NodeSnapshot {
         )
     }
 
-    /// The `/stats` document.
-    pub fn to_json(&self) -> String {
+    /// The `/stats` document, with `rates` ([`NodeStats::rates_json`]) under its name.
+    pub fn to_json(&self, rates: &str) -> String {
         let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["rates"] = serde_json::from_str(rates).unwrap_or_default();
         // Pairs read better as objects: {"data": 3, ...}.
         for key in ["ops", "replies"] {
             if let Some(pairs) = v.get(key).and_then(Value::as_array).cloned() {

@@ -230,9 +230,12 @@ fn help_has_headings_version_and_completions() {
         "Limits:",
         "Timing:",
         "Logging and stats:",
+        "Protocol:",
     ] {
         assert!(help.contains(heading), "no {heading} in\n{help}");
     }
+    let unheaded = seqtun_runtime::heading::unheaded(&help);
+    assert!(unheaded.is_empty(), "flags without a heading: {unheaded:?}");
     for var in [
         "SEQTUN_NODE_MAX_SESSIONS",
         "SEQTUN_NODE_LONGPOLL_MS",
