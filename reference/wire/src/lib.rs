@@ -14,6 +14,7 @@ pub mod drain;
 pub mod envelope;
 pub mod op;
 pub mod params;
+pub mod replay;
 pub mod reply;
 pub mod seq_gate;
 
@@ -23,6 +24,9 @@ pub use reply::Reply;
 
 /// `caps` bit 0: the node orders `data` ops by `seq` per session (§7.2).
 pub const CAPS_PIPELINE_SEQ: u32 = 1 << 0;
+/// `caps` bit 1: the node holds each seq'd reply until acknowledged, so a client may send a
+/// seq'd op again after its batch failed (§7.10).
+pub const CAPS_REPLAY_SAFE: u32 = 1 << 1;
 
 /// Machine-readable `code` for an op the receiver does not implement (§4.3).
 pub const CODE_UNSUPPORTED_OP: &str = "UNSUPPORTED_OP";
