@@ -128,8 +128,7 @@ impl ReplayStore {
             return Held::default();
         }
         let mut freed = 0;
-        while self.held.len() >= self.limits.max_held || self.bytes + size > self.limits.max_bytes
-        {
+        while self.held.len() >= self.limits.max_held || self.bytes + size > self.limits.max_bytes {
             let Some((_, (_, n))) = self.held.pop_first() else {
                 break;
             };

@@ -81,8 +81,15 @@ fn the_node_limit_keeps_a_reply_out_rather_than_evicting_other_sessions() {
     let r = reply(0, b"abc");
     let size = reply_bytes(&r);
     assert_eq!(s.hold(0, &r, size - 1), Held::default());
-    assert!(matches!(s.replay(0), Replay::Released { dropped: true, .. }));
-    assert_eq!(s.hold(0, &r, size).added, size, "exactly the room left fits");
+    assert!(matches!(
+        s.replay(0),
+        Replay::Released { dropped: true, .. }
+    ));
+    assert_eq!(
+        s.hold(0, &r, size).added,
+        size,
+        "exactly the room left fits"
+    );
 }
 
 #[test]
