@@ -16,6 +16,7 @@ pub mod body;
 pub mod client;
 pub mod drain;
 pub mod envelope;
+pub mod node;
 
 pub mod op;
 pub mod ops;
