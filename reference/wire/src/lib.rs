@@ -17,7 +17,6 @@ pub mod client;
 pub mod drain;
 pub mod envelope;
 pub mod node;
-
 pub mod op;
 pub mod ops;
 pub mod params;

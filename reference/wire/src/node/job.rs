@@ -154,11 +154,6 @@ impl SeqJob {
         &self.sid
     }
 
-    /// The reply when the executor lost the op (its task died): the slot is still answered.
-    pub fn lost(&self, why: &str) -> Reply {
-        Reply::from(OpError::Internal(why.to_string())).with_seq(Some(self.seq))
-    }
-
     /// Feeds what the executor saw; returns what to do next.
     pub fn step(&mut self, input: JobInput<'_>) -> JobStep {
         match (self.state, input) {

@@ -219,10 +219,7 @@ impl BatchPlan {
             Action::Write(w) if !live => self.replies[slot] = Slot::Reply(Reply::gone(&w.sid)),
             Action::Write(w) => match w.bytes {
                 Err(e) => self.replies[slot] = Slot::Reply(e.into()),
-                Ok(_) => {
-                    let caps = None;
-                    self.register(slot, w.sid, w.transport, caps);
-                }
+                Ok(_) => self.register(slot, w.sid, w.transport),
             },
             Action::Job(job) if !live => {
                 let reply = Reply::gone(&job.sid).with_seq(Some(job.seq));
@@ -233,13 +230,13 @@ impl BatchPlan {
         }
     }
 
-    fn register(&mut self, slot: usize, sid: String, transport: Transport, caps: Option<u32>) {
+    fn register(&mut self, slot: usize, sid: String, transport: Transport) {
         self.pending.insert(sid.clone());
         self.drains.push(Drained {
             slot,
             sid,
             transport,
-            caps,
+            caps: None,
         });
     }
 
@@ -347,6 +344,13 @@ impl BatchPlan {
 
     /// A seq'd op's machine finished with `reply`.
     pub fn job_done(&mut self, slot: usize, reply: Reply) {
+        self.replies[slot] = Slot::Reply(reply);
+    }
+
+    /// The executor lost the seq'd op `seq` of `slot` (its task died): the slot is still
+    /// answered, with the seq (§3.1).
+    pub fn job_lost(&mut self, slot: usize, seq: u64, why: &str) {
+        let reply = Reply::from(OpError::Internal(why.to_string())).with_seq(Some(seq));
         self.replies[slot] = Slot::Reply(reply);
     }
 

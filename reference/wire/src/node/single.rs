@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ops::{Op, Open, OpenKind};
+use crate::ops::{Op, Target};
 use crate::params::NodeParams;
 use crate::reply::{OpError, Reply};
 use crate::rules::{Rules, SinglePayload};
@@ -14,9 +14,15 @@ use crate::rules::{Rules, SinglePayload};
 pub enum SingleAction {
     /// Nothing to do: this is the reply.
     Answer(Reply),
-    /// Open a session: a `connect` answers at once ([`SingleAction::connected`]), a
-    /// `connect_data` waits and drains like `data`, with `caps` (§7.2).
-    Open(Open),
+    /// Open a TCP session and answer `{"sid":S,"eof":false}` with these `caps` (§7.2).
+    Connect { target: Target, caps: Option<u32> },
+    /// Open a TCP session, write `first`, then wait and drain like `data`; the reply carries
+    /// these `caps`.
+    ConnectData {
+        target: Target,
+        first: Vec<u8>,
+        caps: Option<u32>,
+    },
     /// Write to a TCP session, wait ([`SingleWait`]) and drain.
     Data(SingleData),
     /// Close a session; the reply is `{"sid":S,"eof":true}`.
@@ -49,19 +55,18 @@ impl SingleAction {
     pub fn of(op: Op, rules: &Rules) -> Self {
         match op {
             Op::Connect(c) => match c.target {
-                Ok(target) => Self::Open(Open {
-                    kind: OpenKind::Connect,
+                Ok(target) => Self::Connect {
                     target,
-                    first: Vec::new(),
-                }),
+                    caps: rules.caps,
+                },
                 Err(e) => Self::Answer(e.into()),
             },
             Op::ConnectData(c) => match c.checked() {
-                Ok((target, first)) => Self::Open(Open {
-                    kind: OpenKind::ConnectData,
+                Ok((target, first)) => Self::ConnectData {
                     target,
                     first,
-                }),
+                    caps: rules.caps,
+                },
                 Err(e) => Self::Answer(e.into()),
             },
             Op::Data(d) => match d.sid {
@@ -85,23 +90,6 @@ impl SingleAction {
                 Self::Answer(OpError::UnknownOp(name).into())
             }
         }
-    }
-
-    /// The reply to a `connect` that opened `sid`.
-    pub fn connected(sid: &str, rules: &Rules) -> Reply {
-        Reply::drained(sid, b"", false).with_caps(rules.caps)
-    }
-
-    /// The reply to a drain of `sid` (`data`, or a `connect_data` with its `caps`).
-    pub fn drained(
-        kind: Option<OpenKind>,
-        sid: &str,
-        bytes: &[u8],
-        eof: bool,
-        rules: &Rules,
-    ) -> Reply {
-        let caps = kind.and(rules.caps);
-        Reply::drained(sid, bytes, eof).with_caps(caps)
     }
 }
 
@@ -236,9 +224,13 @@ mod tests {
     fn actions_of_the_single_path() {
         let r = Rules::seqtun();
         let op = |o: BatchOp| SingleAction::of(Op::from_wire(o), &r);
-        assert!(
-            matches!(op(BatchOp::connect("h", 1)), SingleAction::Open(o) if o.kind == OpenKind::Connect)
-        );
+        assert!(matches!(
+            op(BatchOp::connect("h", 1)),
+            SingleAction::Connect { caps: Some(1), .. }
+        ));
+        let legacy = Rules::new(true, &crate::rules::NodeFaults::default());
+        let cd = SingleAction::of(Op::from_wire(BatchOp::connect_data("h", 1, b"x")), &legacy);
+        assert!(matches!(cd, SingleAction::ConnectData { caps: None, .. }));
         let udp = op(BatchOp::udp_open("h", 1, b""));
         assert_eq!(
             udp,
@@ -267,10 +259,5 @@ mod tests {
                 bytes: Ok(Vec::new())
             })
         );
-        assert_eq!(
-            SingleAction::drained(Some(OpenKind::ConnectData), "s", b"", false, &r).caps,
-            Some(1)
-        );
-        assert_eq!(SingleAction::drained(None, "s", b"", false, &r).caps, None);
     }
 }
