@@ -1,0 +1,537 @@
+//! One batch at the simulated node: phase 1 at once (connects are instant here), then phase 2
+//! as the planner names it, with each seq'd op's machine blocked on what it waits for.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use seqtun_wire::Reply;
+use seqtun_wire::drain::{Settle, SettleStep};
+use seqtun_wire::node::{
+    BatchPlan, BatchWait, Drain, JobInput, JobStep, Ledger, SeqJob, Start, Step, TcpDrain,
+    WriteOutcome, plan,
+};
+use seqtun_wire::ops::{OpenKind, Transport, parse_batch};
+use seqtun_wire::reply::OpError;
+use seqtun_wire::rules::{Spent, Watch};
+use seqtun_wire::seq_gate::Turn;
+use serde_json::Value;
+
+use crate::node::SimNode;
+
+/// What the batch's waits share (the node's `BatchCtx`).
+struct Shared {
+    ledger: Ledger,
+    wake_on_ready: bool,
+    /// Some wait of the batch saw a session ready: every wait of the batch is over.
+    woken: bool,
+    batch_set: Vec<String>,
+    /// The sessions of the phase-2 drains, which the batch settles on.
+    mine: Vec<String>,
+}
+
+enum Wait {
+    Waiting { until: Instant, wait: BatchWait },
+    Settling { settle: Settle, next: Instant },
+    Drained,
+}
+
+pub struct Batch {
+    id: u64,
+    plan: Option<BatchPlan>,
+    answer: Option<Vec<Reply>>,
+    held: HashMap<usize, String>,
+    wait: Wait,
+    drains: Vec<Drain>,
+    jobs: Vec<Job>,
+    closes: Vec<(usize, String)>,
+    shared: Option<Shared>,
+}
+
+impl Batch {
+    pub fn start(node: &mut SimNode, id: u64, ops: Vec<Value>, now: Instant) -> Self {
+        let mut b = Self {
+            id,
+            plan: None,
+            answer: None,
+            held: HashMap::new(),
+            wait: Wait::Drained,
+            drains: Vec::new(),
+            jobs: Vec::new(),
+            closes: Vec::new(),
+            shared: None,
+        };
+        match plan(parse_batch(ops), &node.params, &node.rules) {
+            Start::Answered(r) => b.answer = Some(r),
+            Start::Plan(mut p) => {
+                b.phase1(node, &mut p, now);
+                b.phase2(node, &mut p, now);
+                b.plan = Some(p);
+            }
+        }
+        b
+    }
+
+    fn phase1(&mut self, node: &mut SimNode, p: &mut BatchPlan, now: Instant) {
+        let mut opened = Vec::new();
+        while let Some(step) = p.next_step() {
+            match step {
+                Step::Open { slot, open } => {
+                    let result = match open.kind {
+                        OpenKind::UdpOpen => Err("the harness has no UDP".to_string()),
+                        _ => node.connect(&open.target.host, now),
+                    };
+                    if let Ok(sid) = &result {
+                        node.write(sid, &open.first, now);
+                    }
+                    opened.push((slot, result));
+                }
+                Step::Write {
+                    slot,
+                    transport,
+                    sid,
+                    touch,
+                    bytes,
+                } => {
+                    assert_eq!(transport, Transport::Tcp, "the harness has no UDP");
+                    let live = node.lookup(&sid);
+                    if live {
+                        if touch {
+                            node.touch(&sid, now);
+                        }
+                        node.write(&sid, &bytes, now);
+                        self.held.insert(slot, sid);
+                    }
+                    p.found(slot, live);
+                }
+                Step::FindJob { slot, sid } => {
+                    let live = node.lookup(&sid);
+                    if live {
+                        self.held.insert(slot, sid);
+                    }
+                    p.found(slot, live);
+                }
+                Step::Close { sid, .. } => node.close(&sid),
+            }
+        }
+        for (slot, result) in opened {
+            if let Ok(sid) = &result {
+                self.held.insert(slot, sid.clone());
+            }
+            p.opened(slot, result.map_err(OpError::ConnectFailed));
+        }
+    }
+
+    fn phase2(&mut self, node: &SimNode, p: &mut BatchPlan, now: Instant) {
+        let p2 = p.phase2();
+        let mine: Vec<String> = p2
+            .drains
+            .iter()
+            .map(|d| self.held[&d.slot].clone())
+            .collect();
+        let mut batch_set = mine.clone();
+        for (slot, _) in &p2.jobs {
+            batch_set.push(self.held[slot].clone());
+        }
+        batch_set.sort();
+        batch_set.dedup();
+        self.jobs = p2
+            .jobs
+            .into_iter()
+            .map(|(slot, machine)| Job::new(slot, self.held[&slot].clone(), machine))
+            .collect();
+        self.wait = match p2.wait {
+            Some(wait) => Wait::Waiting {
+                until: now + wait.within,
+                wait,
+            },
+            None => Wait::Drained,
+        };
+        self.drains = p2.drains;
+        self.closes = p2.closes;
+        self.shared = Some(Shared {
+            ledger: p2.ledger,
+            wake_on_ready: p2.wake_on_ready,
+            woken: false,
+            batch_set,
+            mine,
+        });
+        let _ = node;
+    }
+
+    pub fn done(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    pub fn answer(self) -> (u64, Vec<Reply>) {
+        (self.id, self.answer.unwrap_or_default())
+    }
+
+    /// Moves what can move at `now`; true if anything did.
+    pub fn advance(&mut self, node: &mut SimNode, now: Instant) -> bool {
+        let (Some(p), Some(shared)) = (self.plan.as_mut(), self.shared.as_mut()) else {
+            return false;
+        };
+        if self.answer.is_some() {
+            return false;
+        }
+        let mut moved = false;
+        for job in &mut self.jobs {
+            moved |= job.advance(node, shared, now);
+            if let Some(reply) = job.reply.take() {
+                p.job_done(job.slot, reply);
+            }
+        }
+        moved |= advance_wait(
+            &mut self.wait,
+            &self.drains,
+            &self.held,
+            p,
+            node,
+            shared,
+            now,
+        );
+        let jobs_done = self.jobs.iter().all(|j| matches!(j.block, Block::Done));
+        if matches!(self.wait, Wait::Drained) && jobs_done {
+            for (_, sid) in std::mem::take(&mut self.closes) {
+                node.close(&sid);
+            }
+            self.answer = self.plan.take().map(BatchPlan::finish);
+            moved = true;
+        }
+        moved
+    }
+
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        let wait = match &self.wait {
+            Wait::Waiting { until, .. } => Some(*until),
+            Wait::Settling { next, .. } => Some(*next),
+            Wait::Drained => None,
+        };
+        wait.into_iter()
+            .chain(self.jobs.iter().filter_map(Job::next_wakeup))
+            .min()
+    }
+}
+
+/// The batch wait, settle and phase-2 drains (§5.3).
+fn advance_wait(
+    wait: &mut Wait,
+    drains: &[Drain],
+    held: &HashMap<usize, String>,
+    p: &mut BatchPlan,
+    node: &mut SimNode,
+    shared: &mut Shared,
+    now: Instant,
+) -> bool {
+    let params = node.params.clone();
+    match wait {
+        Wait::Drained => return false,
+        Wait::Waiting { until, wait: w } => {
+            let ready = shared.wake_on_ready && (shared.woken || node.ready(&shared.batch_set));
+            if !ready && now < *until {
+                return false;
+            }
+            shared.woken |= ready;
+            if !w.settles(ready) {
+                drain_all(drains, held, p, node, shared, now);
+                *wait = Wait::Drained;
+                return true;
+            }
+            let total = node.buffered(&shared.mine);
+            let settle = Settle::start(now, total, params.settle_step, params.settle_max);
+            *wait = match settle.first_check(now) {
+                SettleStep::WaitUntil(next) => Wait::Settling { settle, next },
+                SettleStep::Done => {
+                    drain_all(drains, held, p, node, shared, now);
+                    Wait::Drained
+                }
+            };
+        }
+        Wait::Settling { settle, next } => {
+            if now < *next {
+                return false;
+            }
+            match settle.observe(now, node.buffered(&shared.mine)) {
+                SettleStep::WaitUntil(at) => *next = at,
+                SettleStep::Done => {
+                    drain_all(drains, held, p, node, shared, now);
+                    *wait = Wait::Drained;
+                }
+            }
+        }
+    }
+    true
+}
+
+fn drain_all(
+    drains: &[Drain],
+    held: &HashMap<usize, String>,
+    p: &mut BatchPlan,
+    node: &mut SimNode,
+    shared: &mut Shared,
+    now: Instant,
+) {
+    for d in drains {
+        let sid = &held[&d.slot];
+        let (bytes, eof);
+        let outcome = match drain(node, &mut shared.ledger, sid, (d.touch, d.spent), now) {
+            None => TcpDrain::Omitted,
+            Some(None) => TcpDrain::Closed,
+            Some(Some(took)) => {
+                (bytes, eof) = took;
+                TcpDrain::Bytes { bytes: &bytes, eof }
+            }
+        };
+        p.tcp_drained(d.slot, outcome);
+    }
+}
+
+/// What a TCP drain took: `None` no entry, `Some(None)` the session was closed.
+type Took = Option<Option<(Vec<u8>, bool)>>;
+
+/// The node's `drain_tcp`, in the same order: budget, closed, touch, take.
+fn drain(
+    node: &mut SimNode,
+    ledger: &mut Ledger,
+    sid: &str,
+    d: (bool, Spent),
+    now: Instant,
+) -> Took {
+    let (touch, spent) = d;
+    let allowance = ledger.grant(spent)?;
+    if node.session(sid).closed {
+        ledger.settle(allowance, 0);
+        return Some(None);
+    }
+    if touch {
+        node.touch(sid, now);
+    }
+    let (bytes, eof) = node.drain(sid, allowance);
+    ledger.settle(allowance, bytes.len());
+    Some(Some((bytes, eof)))
+}
+
+/// Where a seq'd op's machine is blocked.
+enum Block {
+    /// Perform this step now.
+    Step(JobStep),
+    Turn {
+        until: Instant,
+    },
+    Active {
+        until: Instant,
+        watch: Vec<String>,
+    },
+    Settle {
+        settle: Settle,
+        next: Instant,
+    },
+    Idle {
+        until: Instant,
+        parked_at: Option<u64>,
+    },
+    Done,
+}
+
+struct Job {
+    slot: usize,
+    sid: String,
+    machine: SeqJob,
+    holds_turn: bool,
+    block: Block,
+    reply: Option<Reply>,
+}
+
+impl Job {
+    fn new(slot: usize, sid: String, mut machine: SeqJob) -> Self {
+        let first = machine.step(JobInput::Start);
+        Self {
+            slot,
+            sid,
+            machine,
+            holds_turn: false,
+            block: Block::Step(first),
+            reply: None,
+        }
+    }
+
+    fn next_wakeup(&self) -> Option<Instant> {
+        match &self.block {
+            Block::Turn { until } | Block::Active { until, .. } | Block::Idle { until, .. } => {
+                Some(*until)
+            }
+            Block::Settle { next, .. } => Some(*next),
+            Block::Step(_) | Block::Done => None,
+        }
+    }
+
+    fn feed(&mut self, input: JobInput<'_>) -> Block {
+        Block::Step(self.machine.step(input))
+    }
+
+    fn advance(&mut self, node: &mut SimNode, shared: &mut Shared, now: Instant) -> bool {
+        let mut moved = false;
+        loop {
+            let block = std::mem::replace(&mut self.block, Block::Done);
+            let next = match block {
+                Block::Done => return moved,
+                Block::Step(step) => self.perform(step, node, shared, now),
+                Block::Turn { until } => {
+                    let input = if node.session(&self.sid).closed {
+                        JobInput::SessionClosed
+                    } else {
+                        let turn = node.gate(&self.sid).poll(self.machine.seq(), now);
+                        self.holds_turn |= turn == Turn::Run;
+                        JobInput::Turn(turn)
+                    };
+                    match self.machine.step(input) {
+                        // Still waiting for the same instant: nothing moved.
+                        JobStep::AwaitTurn { deadline } if deadline == until => {
+                            self.block = Block::Turn { until };
+                            return moved;
+                        }
+                        step => Block::Step(step),
+                    }
+                }
+                Block::Active { until, watch } => {
+                    let ready = node.ready(&watch);
+                    if !ready && now < until {
+                        self.block = Block::Active { until, watch };
+                        return moved;
+                    }
+                    self.feed(JobInput::Woke(ready))
+                }
+                Block::Settle { mut settle, next } => {
+                    if now < next {
+                        self.block = Block::Settle { settle, next };
+                        return moved;
+                    }
+                    let own = std::slice::from_ref(&self.sid);
+                    match settle.observe(now, node.buffered(own)) {
+                        SettleStep::WaitUntil(next) => {
+                            self.block = Block::Settle { settle, next };
+                            return moved;
+                        }
+                        SettleStep::Done => self.feed(JobInput::Performed),
+                    }
+                }
+                Block::Idle { until, parked_at } => {
+                    let ready =
+                        shared.wake_on_ready && (shared.woken || node.ready(&shared.batch_set));
+                    let preempted =
+                        parked_at.is_some_and(|e| node.session(&self.sid).preempts != e);
+                    if !ready && !preempted && now < until {
+                        self.block = Block::Idle { until, parked_at };
+                        return moved;
+                    }
+                    shared.woken |= ready;
+                    if parked_at.is_some() {
+                        node.gate(&self.sid).unpark(self.machine.seq());
+                    }
+                    self.feed(JobInput::Performed)
+                }
+            };
+            self.block = next;
+            moved = true;
+        }
+    }
+
+    /// Performs one step of the machine at `now`.
+    fn perform(
+        &mut self,
+        step: JobStep,
+        node: &mut SimNode,
+        shared: &mut Shared,
+        now: Instant,
+    ) -> Block {
+        let seq = self.machine.seq();
+        let sid = self.sid.clone();
+        match step {
+            JobStep::Done(reply) => {
+                if self.holds_turn {
+                    node.gate(&sid).finish(seq);
+                    self.holds_turn = false;
+                }
+                self.reply = Some(reply);
+                Block::Done
+            }
+            JobStep::Drain { touch } => {
+                match drain(
+                    node,
+                    &mut shared.ledger,
+                    &sid,
+                    (touch, Spent::Placeholder),
+                    now,
+                ) {
+                    Some(Some((bytes, eof))) => {
+                        self.feed(JobInput::Drained(TcpDrain::Bytes { bytes: &bytes, eof }))
+                    }
+                    _ => self.feed(JobInput::Drained(TcpDrain::Closed)),
+                }
+            }
+            JobStep::Arrive => {
+                let arrival = node.gate(&sid).arrive(seq, now);
+                self.holds_turn |= arrival == seqtun_wire::seq_gate::Arrival::Run;
+                self.feed(JobInput::Arrived(arrival))
+            }
+            JobStep::Preempt => {
+                node.session_mut(&sid).preempts += 1;
+                self.feed(JobInput::Performed)
+            }
+            JobStep::PollTurn => Block::Turn { until: now },
+            JobStep::AwaitTurn { deadline } => Block::Turn { until: deadline },
+            JobStep::Touch => {
+                node.touch(&sid, now);
+                self.feed(JobInput::Performed)
+            }
+            JobStep::Write(bytes) => {
+                let outcome = if node.session(&sid).closed {
+                    WriteOutcome::Closed
+                } else {
+                    node.write(&sid, &bytes, now);
+                    WriteOutcome::Written
+                };
+                self.feed(JobInput::Wrote(outcome))
+            }
+            JobStep::WriteBlind(bytes) => {
+                node.write(&sid, &bytes, now);
+                self.feed(JobInput::Performed)
+            }
+            JobStep::WaitActive { within, watch } => Block::Active {
+                until: now + within,
+                watch: match watch {
+                    Watch::Own => vec![sid],
+                    Watch::Batch => shared.batch_set.clone(),
+                },
+            },
+            JobStep::Settle => {
+                let p = &node.params;
+                let total = node.buffered(std::slice::from_ref(&sid));
+                let settle = Settle::start(now, total, p.settle_step, p.settle_max);
+                match settle.first_check(now) {
+                    SettleStep::WaitUntil(next) => Block::Settle { settle, next },
+                    SettleStep::Done => self.feed(JobInput::Performed),
+                }
+            }
+            JobStep::WaitIdle {
+                within,
+                preemptible,
+            } => {
+                let until = now + within;
+                if !preemptible {
+                    Block::Idle {
+                        until,
+                        parked_at: None,
+                    }
+                } else if node.gate(&sid).park(seq) {
+                    Block::Idle {
+                        until,
+                        parked_at: Some(node.session(&sid).preempts),
+                    }
+                } else {
+                    self.feed(JobInput::Performed)
+                }
+            }
+        }
+    }
+}
