@@ -6,25 +6,22 @@ use std::time::Instant;
 
 use seqtun_wire::Reply;
 use seqtun_wire::drain::{Settle, SettleStep};
-use seqtun_wire::node::{
-    BatchPlan, BatchWait, Drain, JobInput, JobStep, Ledger, SeqJob, Start, Step, TcpDrain,
-    WriteOutcome, plan,
-};
+use seqtun_wire::node::{BatchPlan, BatchWait, Drain, Ledger, Start, Step, TcpDrain, plan};
 use seqtun_wire::ops::{OpenKind, Transport, parse_batch};
 use seqtun_wire::reply::OpError;
-use seqtun_wire::rules::{Spent, Watch};
-use seqtun_wire::seq_gate::Turn;
+use seqtun_wire::rules::Spent;
 use serde_json::Value;
 
+use crate::job::Job;
 use crate::node::SimNode;
 
 /// What the batch's waits share (the node's `BatchCtx`).
-struct Shared {
-    ledger: Ledger,
-    wake_on_ready: bool,
+pub struct Shared {
+    pub ledger: Ledger,
+    pub wake_on_ready: bool,
     /// Some wait of the batch saw a session ready: every wait of the batch is over.
-    woken: bool,
-    batch_set: Vec<String>,
+    pub woken: bool,
+    pub batch_set: Vec<String>,
     /// The sessions of the phase-2 drains, which the batch settles on.
     mine: Vec<String>,
 }
@@ -64,8 +61,8 @@ impl Batch {
             Start::Answered(r) => b.answer = Some(r),
             Start::Plan(mut p) => {
                 b.phase1(node, &mut p, now);
-                b.phase2(node, &mut p, now);
-                b.plan = Some(p);
+                b.phase2(&mut p, now);
+                b.plan = Some(*p);
             }
         }
         b
@@ -121,7 +118,7 @@ impl Batch {
         }
     }
 
-    fn phase2(&mut self, node: &SimNode, p: &mut BatchPlan, now: Instant) {
+    fn phase2(&mut self, p: &mut BatchPlan, now: Instant) {
         let p2 = p.phase2();
         let mine: Vec<String> = p2
             .drains
@@ -155,7 +152,6 @@ impl Batch {
             batch_set,
             mine,
         });
-        let _ = node;
     }
 
     pub fn done(&self) -> bool {
@@ -190,7 +186,7 @@ impl Batch {
             shared,
             now,
         );
-        let jobs_done = self.jobs.iter().all(|j| matches!(j.block, Block::Done));
+        let jobs_done = self.jobs.iter().all(Job::is_done);
         if matches!(self.wait, Wait::Drained) && jobs_done {
             for (_, sid) in std::mem::take(&mut self.closes) {
                 node.close(&sid);
@@ -290,7 +286,7 @@ fn drain_all(
 type Took = Option<Option<(Vec<u8>, bool)>>;
 
 /// The node's `drain_tcp`, in the same order: budget, closed, touch, take.
-fn drain(
+pub fn drain(
     node: &mut SimNode,
     ledger: &mut Ledger,
     sid: &str,
@@ -309,229 +305,4 @@ fn drain(
     let (bytes, eof) = node.drain(sid, allowance);
     ledger.settle(allowance, bytes.len());
     Some(Some((bytes, eof)))
-}
-
-/// Where a seq'd op's machine is blocked.
-enum Block {
-    /// Perform this step now.
-    Step(JobStep),
-    Turn {
-        until: Instant,
-    },
-    Active {
-        until: Instant,
-        watch: Vec<String>,
-    },
-    Settle {
-        settle: Settle,
-        next: Instant,
-    },
-    Idle {
-        until: Instant,
-        parked_at: Option<u64>,
-    },
-    Done,
-}
-
-struct Job {
-    slot: usize,
-    sid: String,
-    machine: SeqJob,
-    holds_turn: bool,
-    block: Block,
-    reply: Option<Reply>,
-}
-
-impl Job {
-    fn new(slot: usize, sid: String, mut machine: SeqJob) -> Self {
-        let first = machine.step(JobInput::Start);
-        Self {
-            slot,
-            sid,
-            machine,
-            holds_turn: false,
-            block: Block::Step(first),
-            reply: None,
-        }
-    }
-
-    fn next_wakeup(&self) -> Option<Instant> {
-        match &self.block {
-            Block::Turn { until } | Block::Active { until, .. } | Block::Idle { until, .. } => {
-                Some(*until)
-            }
-            Block::Settle { next, .. } => Some(*next),
-            Block::Step(_) | Block::Done => None,
-        }
-    }
-
-    fn feed(&mut self, input: JobInput<'_>) -> Block {
-        Block::Step(self.machine.step(input))
-    }
-
-    fn advance(&mut self, node: &mut SimNode, shared: &mut Shared, now: Instant) -> bool {
-        let mut moved = false;
-        loop {
-            let block = std::mem::replace(&mut self.block, Block::Done);
-            let next = match block {
-                Block::Done => return moved,
-                Block::Step(step) => self.perform(step, node, shared, now),
-                Block::Turn { until } => {
-                    let input = if node.session(&self.sid).closed {
-                        JobInput::SessionClosed
-                    } else {
-                        let turn = node.gate(&self.sid).poll(self.machine.seq(), now);
-                        self.holds_turn |= turn == Turn::Run;
-                        JobInput::Turn(turn)
-                    };
-                    match self.machine.step(input) {
-                        // Still waiting for the same instant: nothing moved.
-                        JobStep::AwaitTurn { deadline } if deadline == until => {
-                            self.block = Block::Turn { until };
-                            return moved;
-                        }
-                        step => Block::Step(step),
-                    }
-                }
-                Block::Active { until, watch } => {
-                    let ready = node.ready(&watch);
-                    if !ready && now < until {
-                        self.block = Block::Active { until, watch };
-                        return moved;
-                    }
-                    self.feed(JobInput::Woke(ready))
-                }
-                Block::Settle { mut settle, next } => {
-                    if now < next {
-                        self.block = Block::Settle { settle, next };
-                        return moved;
-                    }
-                    let own = std::slice::from_ref(&self.sid);
-                    match settle.observe(now, node.buffered(own)) {
-                        SettleStep::WaitUntil(next) => {
-                            self.block = Block::Settle { settle, next };
-                            return moved;
-                        }
-                        SettleStep::Done => self.feed(JobInput::Performed),
-                    }
-                }
-                Block::Idle { until, parked_at } => {
-                    let ready =
-                        shared.wake_on_ready && (shared.woken || node.ready(&shared.batch_set));
-                    let preempted =
-                        parked_at.is_some_and(|e| node.session(&self.sid).preempts != e);
-                    if !ready && !preempted && now < until {
-                        self.block = Block::Idle { until, parked_at };
-                        return moved;
-                    }
-                    shared.woken |= ready;
-                    if parked_at.is_some() {
-                        node.gate(&self.sid).unpark(self.machine.seq());
-                    }
-                    self.feed(JobInput::Performed)
-                }
-            };
-            self.block = next;
-            moved = true;
-        }
-    }
-
-    /// Performs one step of the machine at `now`.
-    fn perform(
-        &mut self,
-        step: JobStep,
-        node: &mut SimNode,
-        shared: &mut Shared,
-        now: Instant,
-    ) -> Block {
-        let seq = self.machine.seq();
-        let sid = self.sid.clone();
-        match step {
-            JobStep::Done(reply) => {
-                if self.holds_turn {
-                    node.gate(&sid).finish(seq);
-                    self.holds_turn = false;
-                }
-                self.reply = Some(reply);
-                Block::Done
-            }
-            JobStep::Drain { touch } => {
-                match drain(
-                    node,
-                    &mut shared.ledger,
-                    &sid,
-                    (touch, Spent::Placeholder),
-                    now,
-                ) {
-                    Some(Some((bytes, eof))) => {
-                        self.feed(JobInput::Drained(TcpDrain::Bytes { bytes: &bytes, eof }))
-                    }
-                    _ => self.feed(JobInput::Drained(TcpDrain::Closed)),
-                }
-            }
-            JobStep::Arrive => {
-                let arrival = node.gate(&sid).arrive(seq, now);
-                self.holds_turn |= arrival == seqtun_wire::seq_gate::Arrival::Run;
-                self.feed(JobInput::Arrived(arrival))
-            }
-            JobStep::Preempt => {
-                node.session_mut(&sid).preempts += 1;
-                self.feed(JobInput::Performed)
-            }
-            JobStep::PollTurn => Block::Turn { until: now },
-            JobStep::AwaitTurn { deadline } => Block::Turn { until: deadline },
-            JobStep::Touch => {
-                node.touch(&sid, now);
-                self.feed(JobInput::Performed)
-            }
-            JobStep::Write(bytes) => {
-                let outcome = if node.session(&sid).closed {
-                    WriteOutcome::Closed
-                } else {
-                    node.write(&sid, &bytes, now);
-                    WriteOutcome::Written
-                };
-                self.feed(JobInput::Wrote(outcome))
-            }
-            JobStep::WriteBlind(bytes) => {
-                node.write(&sid, &bytes, now);
-                self.feed(JobInput::Performed)
-            }
-            JobStep::WaitActive { within, watch } => Block::Active {
-                until: now + within,
-                watch: match watch {
-                    Watch::Own => vec![sid],
-                    Watch::Batch => shared.batch_set.clone(),
-                },
-            },
-            JobStep::Settle => {
-                let p = &node.params;
-                let total = node.buffered(std::slice::from_ref(&sid));
-                let settle = Settle::start(now, total, p.settle_step, p.settle_max);
-                match settle.first_check(now) {
-                    SettleStep::WaitUntil(next) => Block::Settle { settle, next },
-                    SettleStep::Done => self.feed(JobInput::Performed),
-                }
-            }
-            JobStep::WaitIdle {
-                within,
-                preemptible,
-            } => {
-                let until = now + within;
-                if !preemptible {
-                    Block::Idle {
-                        until,
-                        parked_at: None,
-                    }
-                } else if node.gate(&sid).park(seq) {
-                    Block::Idle {
-                        until,
-                        parked_at: Some(node.session(&sid).preempts),
-                    }
-                } else {
-                    self.feed(JobInput::Performed)
-                }
-            }
-        }
-    }
 }

@@ -7,6 +7,7 @@
 mod batch;
 mod client;
 mod driver;
+mod job;
 mod node;
 mod origin;
 mod pair;

@@ -7,11 +7,14 @@ use std::time::Duration;
 /// One answer part: `bytes` arrive `after` the write (or the connect) that caused them.
 pub type Part = (Duration, Vec<u8>);
 
+/// What an upstream answers to one write.
+pub type Answer = Rc<dyn Fn(&[u8]) -> Vec<Part>>;
+
 /// A scripted upstream.
 #[derive(Clone)]
 pub struct Origin {
     /// What it answers to each write.
-    pub answer: Rc<dyn Fn(&[u8]) -> Vec<Part>>,
+    pub answer: Answer,
     /// What it sends on its own after the connect.
     pub pushes: Vec<Part>,
     /// When (after the connect) it closes its side.

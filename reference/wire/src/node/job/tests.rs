@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::ops::Payload;
-use crate::rules::NodeFaults;
+use crate::rules::{NodeFaults, Watch};
 
 const SEQ: u64 = 5;
 

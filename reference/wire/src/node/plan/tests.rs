@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::node::TcpDrain;
 use crate::ops::parse_batch;
-use crate::rules::NodeFaults;
+use crate::rules::{NodeFaults, Spent};
 
 /// What the executor would find: these sessions are live, every open succeeds as `new<slot>`.
 struct World {
@@ -24,7 +25,7 @@ fn world(live: &[&str]) -> World {
 
 impl World {
     /// Runs phase 1 and the opens; returns the plan ready for phase 2.
-    fn phase1(&mut self, ops: Value, rules: &Rules) -> BatchPlan {
+    fn phase1(&mut self, ops: Value, rules: &Rules) -> Box<BatchPlan> {
         let ops = parse_batch(ops.as_array().unwrap().clone());
         let Start::Plan(mut p) = plan(ops, &NodeParams::default(), rules) else {
             panic!("answered without a plan")
