@@ -52,7 +52,7 @@ impl<'a> OpKind<'a> {
     }
 
     /// The name on the wire.
-    pub fn name(self) -> &'a str {
+    pub const fn name(self) -> &'a str {
         match self {
             Self::Connect => "connect",
             Self::ConnectData => "connect_data",
