@@ -12,6 +12,7 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod deployed;
+pub mod response;
 pub mod routes;
 pub mod server;
 pub mod single;

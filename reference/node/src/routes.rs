@@ -7,9 +7,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
 use seqtun_wire::body::decode_body;
 use seqtun_wire::envelope::{parse_incoming, parse_single};
@@ -19,12 +18,11 @@ use seqtun_wire::{BatchResponse, Op};
 use serde::Serialize;
 
 use crate::NodeState;
-use crate::auth::{NGINX_404, key_matches};
+use crate::auth::key_matches;
 use crate::batch::execute;
 use crate::deployed;
+use crate::response::{Body, json_response, not_found, respond};
 use crate::single::run_single;
-
-pub type Body = Full<Bytes>;
 
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -185,32 +183,4 @@ fn body_error<T: Serialize>(
         BodyReadError::Io(_) => StatusCode::BAD_REQUEST,
     };
     json_response(status, &wrap(e.to_string()))
-}
-
-pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => respond(status, "application/json", bytes),
-        Err(e) => respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain",
-            format!("reply encoding failed: {e}"),
-        ),
-    }
-}
-
-fn not_found() -> Response<Body> {
-    respond(StatusCode::NOT_FOUND, "text/html", NGINX_404)
-}
-
-fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()));
-    *resp.status_mut() = status;
-    if let Ok(value) = content_type.parse() {
-        resp.headers_mut().insert(CONTENT_TYPE, value);
-    }
-    resp.headers_mut().insert(
-        hyper::header::SERVER,
-        hyper::header::HeaderValue::from_static("nginx"),
-    );
-    resp
 }
