@@ -1,9 +1,9 @@
 //! `connect{host, port}` (§2.2): open TCP; the reply is the new session's id (and `caps`).
 
 use crate::op::BatchOp;
-use crate::reply::{OpError, Reply};
+use crate::reply::OpError;
 
-use super::{Action, Open, OpenKind, Target};
+use super::{Action, OpenKind, Target};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connect {
@@ -18,13 +18,6 @@ impl Connect {
     }
 
     pub(super) fn action(self) -> Action {
-        match self.target {
-            Ok(target) => Action::Open(Open {
-                kind: OpenKind::Connect,
-                target,
-                first: Vec::new(),
-            }),
-            Err(e) => Action::Answer(Reply::from(e)),
-        }
+        super::open(OpenKind::Connect, self.target.map(|t| (t, Vec::new())))
     }
 }

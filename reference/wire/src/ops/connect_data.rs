@@ -2,9 +2,9 @@
 //! a round trip; the reply is drained like `data`'s and carries `caps`.
 
 use crate::op::BatchOp;
-use crate::reply::{OpError, Reply};
+use crate::reply::OpError;
 
-use super::{Action, Open, OpenKind, Payload, Target};
+use super::{Action, OpenKind, Payload, Target};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectData {
@@ -28,13 +28,6 @@ impl ConnectData {
     }
 
     pub(super) fn action(self) -> Action {
-        match self.checked() {
-            Ok((target, first)) => Action::Open(Open {
-                kind: OpenKind::ConnectData,
-                target,
-                first,
-            }),
-            Err(e) => Action::Answer(Reply::from(e)),
-        }
+        super::open(OpenKind::ConnectData, self.checked())
     }
 }

@@ -282,6 +282,18 @@ impl Target {
     }
 }
 
+/// The action of an open whose fields were checked: open it, or answer the first error.
+fn open(kind: OpenKind, checked: Result<(Target, Vec<u8>), OpError>) -> Action {
+    match checked {
+        Ok((target, first)) => Action::Open(Open {
+            kind,
+            target,
+            first,
+        }),
+        Err(e) => Action::Answer(Reply::from(e)),
+    }
+}
+
 /// The `sid` of a session op, or `missing sid`.
 pub fn sid_of(op: &BatchOp) -> Result<String, OpError> {
     op.sid.clone().ok_or(OpError::MissingSid)

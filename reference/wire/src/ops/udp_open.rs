@@ -2,9 +2,9 @@
 //! datagram; the reply is drained like `udp_data`'s.
 
 use crate::op::BatchOp;
-use crate::reply::{OpError, Reply};
+use crate::reply::OpError;
 
-use super::{Action, Open, OpenKind, Payload, Target};
+use super::{Action, OpenKind, Payload, Target};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpOpen {
@@ -27,13 +27,6 @@ impl UdpOpen {
     }
 
     pub(super) fn action(self) -> Action {
-        match self.checked() {
-            Ok((target, first)) => Action::Open(Open {
-                kind: OpenKind::UdpOpen,
-                target,
-                first,
-            }),
-            Err(e) => Action::Answer(Reply::from(e)),
-        }
+        super::open(OpenKind::UdpOpen, self.checked())
     }
 }

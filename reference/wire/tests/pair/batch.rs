@@ -15,6 +15,12 @@ use serde_json::Value;
 use crate::job::Job;
 use crate::node::SimNode;
 
+/// What phase 2 drains: the drains in budget order and the sessions the batch holds.
+struct Drains {
+    list: Vec<Drain>,
+    held: HashMap<usize, String>,
+}
+
 /// What the batch's waits share (the node's `BatchCtx`).
 pub struct Shared {
     pub ledger: Ledger,
@@ -36,9 +42,8 @@ pub struct Batch {
     id: u64,
     plan: Option<BatchPlan>,
     answer: Option<Vec<Reply>>,
-    held: HashMap<usize, String>,
     wait: Wait,
-    drains: Vec<Drain>,
+    drains: Drains,
     jobs: Vec<Job>,
     closes: Vec<(usize, String)>,
     shared: Option<Shared>,
@@ -50,9 +55,11 @@ impl Batch {
             id,
             plan: None,
             answer: None,
-            held: HashMap::new(),
             wait: Wait::Drained,
-            drains: Vec::new(),
+            drains: Drains {
+                list: Vec::new(),
+                held: HashMap::new(),
+            },
             jobs: Vec::new(),
             closes: Vec::new(),
             shared: None,
@@ -96,14 +103,14 @@ impl Batch {
                             node.touch(&sid, now);
                         }
                         node.write(&sid, &bytes, now);
-                        self.held.insert(slot, sid);
+                        self.drains.held.insert(slot, sid);
                     }
                     p.found(slot, live);
                 }
                 Step::FindJob { slot, sid } => {
                     let live = node.lookup(&sid);
                     if live {
-                        self.held.insert(slot, sid);
+                        self.drains.held.insert(slot, sid);
                     }
                     p.found(slot, live);
                 }
@@ -112,7 +119,7 @@ impl Batch {
         }
         for (slot, result) in opened {
             if let Ok(sid) = &result {
-                self.held.insert(slot, sid.clone());
+                self.drains.held.insert(slot, sid.clone());
             }
             p.opened(slot, result.map_err(OpError::ConnectFailed));
         }
@@ -123,18 +130,18 @@ impl Batch {
         let mine: Vec<String> = p2
             .drains
             .iter()
-            .map(|d| self.held[&d.slot].clone())
+            .map(|d| self.drains.held[&d.slot].clone())
             .collect();
         let mut batch_set = mine.clone();
         for (slot, _) in &p2.jobs {
-            batch_set.push(self.held[slot].clone());
+            batch_set.push(self.drains.held[slot].clone());
         }
         batch_set.sort();
         batch_set.dedup();
         self.jobs = p2
             .jobs
             .into_iter()
-            .map(|(slot, machine)| Job::new(slot, self.held[&slot].clone(), machine))
+            .map(|(slot, machine)| Job::new(slot, self.drains.held[&slot].clone(), machine))
             .collect();
         self.wait = match p2.wait {
             Some(wait) => Wait::Waiting {
@@ -143,7 +150,7 @@ impl Batch {
             },
             None => Wait::Drained,
         };
-        self.drains = p2.drains;
+        self.drains.list = p2.drains;
         self.closes = p2.closes;
         self.shared = Some(Shared {
             ledger: p2.ledger,
@@ -177,15 +184,7 @@ impl Batch {
                 p.job_done(job.slot, reply);
             }
         }
-        moved |= advance_wait(
-            &mut self.wait,
-            &self.drains,
-            &self.held,
-            p,
-            node,
-            shared,
-            now,
-        );
+        moved |= advance_wait(&mut self.wait, &self.drains, p, (node, shared), now);
         let jobs_done = self.jobs.iter().all(Job::is_done);
         if matches!(self.wait, Wait::Drained) && jobs_done {
             for (_, sid) in std::mem::take(&mut self.closes) {
@@ -212,11 +211,9 @@ impl Batch {
 /// The batch wait, settle and phase-2 drains (§5.3).
 fn advance_wait(
     wait: &mut Wait,
-    drains: &[Drain],
-    held: &HashMap<usize, String>,
+    drains: &Drains,
     p: &mut BatchPlan,
-    node: &mut SimNode,
-    shared: &mut Shared,
+    (node, shared): (&mut SimNode, &mut Shared),
     now: Instant,
 ) -> bool {
     let params = node.params.clone();
@@ -229,7 +226,7 @@ fn advance_wait(
             }
             shared.woken |= ready;
             if !w.settles(ready) {
-                drain_all(drains, held, p, node, shared, now);
+                drains.drain_all(p, node, shared, now);
                 *wait = Wait::Drained;
                 return true;
             }
@@ -238,7 +235,7 @@ fn advance_wait(
             *wait = match settle.first_check(now) {
                 SettleStep::WaitUntil(next) => Wait::Settling { settle, next },
                 SettleStep::Done => {
-                    drain_all(drains, held, p, node, shared, now);
+                    drains.drain_all(p, node, shared, now);
                     Wait::Drained
                 }
             };
@@ -250,7 +247,7 @@ fn advance_wait(
             match settle.observe(now, node.buffered(&shared.mine)) {
                 SettleStep::WaitUntil(at) => *next = at,
                 SettleStep::Done => {
-                    drain_all(drains, held, p, node, shared, now);
+                    drains.drain_all(p, node, shared, now);
                     *wait = Wait::Drained;
                 }
             }
@@ -259,26 +256,21 @@ fn advance_wait(
     true
 }
 
-fn drain_all(
-    drains: &[Drain],
-    held: &HashMap<usize, String>,
-    p: &mut BatchPlan,
-    node: &mut SimNode,
-    shared: &mut Shared,
-    now: Instant,
-) {
-    for d in drains {
-        let sid = &held[&d.slot];
-        let (bytes, eof);
-        let outcome = match drain(node, &mut shared.ledger, sid, (d.touch, d.spent), now) {
-            None => TcpDrain::Omitted,
-            Some(None) => TcpDrain::Closed,
-            Some(Some(took)) => {
-                (bytes, eof) = took;
-                TcpDrain::Bytes { bytes: &bytes, eof }
-            }
-        };
-        p.tcp_drained(d.slot, outcome);
+impl Drains {
+    fn drain_all(&self, p: &mut BatchPlan, node: &mut SimNode, shared: &mut Shared, now: Instant) {
+        for d in &self.list {
+            let sid = &self.held[&d.slot];
+            let (bytes, eof);
+            let outcome = match drain(node, &mut shared.ledger, sid, (d.touch, d.spent), now) {
+                None => TcpDrain::Omitted,
+                Some(None) => TcpDrain::Closed,
+                Some(Some(took)) => {
+                    (bytes, eof) = took;
+                    TcpDrain::Bytes { bytes: &bytes, eof }
+                }
+            };
+            p.tcp_drained(d.slot, outcome);
+        }
     }
 }
 

@@ -91,11 +91,13 @@ fn idle_sessions_are_reaped_and_polled_ones_are_not() {
     );
 }
 
-#[test]
-fn a_parked_poll_is_preempted_by_the_next_seq() {
-    let mut n = NodeOnly::new(|p, _| {
-        p.longpoll_deadline = LONG;
+/// Seq 0 parks as an idle poll (a 15 s long-poll); 100 ms later seq 1 writes `keystroke`.
+/// Returns the node and the two batches.
+fn poll_then_write(preemption: bool) -> (NodeOnly, String, u64, u64) {
+    let mut n = NodeOnly::new(|p, f| {
+        p.longpoll_deadline = MS(15_000);
         p.seq_wait_timeout = LONG;
+        f.no_poll_preemption = !preemption;
     });
     n.node.origin("echo", Origin::echo(Duration::ZERO));
     let sid = n.connect("echo");
@@ -103,6 +105,12 @@ fn a_parked_poll_is_preempted_by_the_next_seq() {
     n.advance(MS(100));
     assert!(!n.is_answered(poll), "parked");
     let write = n.send(json!([data(&sid, 1, b"keystroke")]));
+    (n, sid, poll, write)
+}
+
+#[test]
+fn a_parked_poll_is_preempted_by_the_next_seq() {
+    let (mut n, sid, poll, write) = poll_then_write(true);
     let (waited, r) = n.wait(poll);
     assert_eq!(waited, MS(100), "answered the moment seq 1 arrived");
     assert_eq!(r[0], json!({"sid":sid,"eof":false,"seq":0}));
@@ -114,16 +122,7 @@ fn a_parked_poll_is_preempted_by_the_next_seq() {
 #[test]
 fn without_preemption_the_write_waits_out_the_long_poll() {
     // NODE-903 (E-19): the vectors' mutant check for §7.7, exact here.
-    let mut n = NodeOnly::new(|p, f| {
-        p.longpoll_deadline = MS(15_000);
-        p.seq_wait_timeout = LONG;
-        f.no_poll_preemption = true;
-    });
-    n.node.origin("echo", Origin::echo(Duration::ZERO));
-    let sid = n.connect("echo");
-    let poll = n.send(json!([data(&sid, 0, b"")]));
-    n.advance(MS(100));
-    let write = n.send(json!([data(&sid, 1, b"k")]));
+    let (mut n, _, poll, write) = poll_then_write(false);
     assert_eq!(n.wait(poll).0, MS(15_000));
     assert_eq!(n.wait(write).0, MS(14_900 + 10), "then its own settle step");
 }

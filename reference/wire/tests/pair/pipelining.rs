@@ -30,6 +30,16 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 
+/// `stream` in `chunk`-byte parts, one every `every`.
+fn paced(stream: &[u8], chunk: usize, every: Duration) -> Vec<(Duration, &[u8])> {
+    let at = |i: usize| every * u32::try_from(i).expect("few parts");
+    stream
+        .chunks(chunk)
+        .enumerate()
+        .map(|(i, c)| (at(i), c))
+        .collect()
+}
+
 /// Where two streams differ, in words (streams are too long to print).
 fn diff(got: &[u8], want: &[u8]) -> Option<String> {
     if got == want {
@@ -103,11 +113,7 @@ fn overtaking(rules: Rules, faults: ClientFaults, seed: u64) -> (Option<String>,
     link.jitter = MS(1500);
     let mut p = pair(rules, link);
     p.client.faults = faults;
-    let parts: Vec<(Duration, &[u8])> = down
-        .chunks(4000)
-        .enumerate()
-        .map(|(i, c)| (MS(40 * i as u64), c))
-        .collect();
+    let parts = paced(&down, 4000, MS(40));
     p.node
         .origin("stream", Origin::pushing(&parts).then_eof(MS(20_000)));
     opened(&mut p, "a", "stream");
@@ -207,11 +213,7 @@ fn random_loss_never_corrupts_a_stream() {
         link.jitter = MS(1000);
         link.loss = 0.05;
         let mut p = pair(Rules::seqtun(), link);
-        let parts: Vec<(Duration, &[u8])> = down
-            .chunks(2000)
-            .enumerate()
-            .map(|(i, c)| (MS(30 * i as u64), c))
-            .collect();
+        let parts = paced(&down, 2000, MS(30));
         p.node
             .origin("stream", Origin::pushing(&parts).then_eof(MS(2000)));
         p.client.open("a", "stream", 80);
