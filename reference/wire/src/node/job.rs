@@ -8,6 +8,11 @@
 //! node and the in-memory harness run the same decisions. Every [`JobStep::Done`] reply
 //! carries the op's `seq` (§7.3); an executor that took the turn passes it on however the
 //! machine ends.
+//!
+//! Replay-safe seq (issue 14) hooks in at this machine's two ends: an arrival can answer with a
+//! reply the session still holds for that seq (one more [`Arrival`] case, answered with
+//! `Done`), and the `Done` reply of a session that holds replies goes to its gate with the turn,
+//! keyed by (sid, seq). Neither end needs a new step for the executor.
 
 use std::time::Duration;
 
