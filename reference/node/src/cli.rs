@@ -9,6 +9,7 @@ use seqtun_runtime::log::LogArgs;
 use seqtun_runtime::show::{bytes, duration};
 use seqtun_runtime::{env_bool, heading};
 use seqtun_wire::params::{self, NodeParams};
+use seqtun_wire::replay;
 
 use crate::config::{Faults, NodeConfig};
 use crate::stats::STATS_INTERVAL;
@@ -111,6 +112,16 @@ pub struct Args {
     /// Most live sessions (TCP and UDP together).
     #[arg(long, env = "SEQTUN_NODE_MAX_SESSIONS", default_value_t = params::MAX_SESSIONS, value_parser = positive_usize, help_heading = heading::LIMITS)]
     pub max_sessions: usize,
+    /// Replay-safe seq (§7.10): replies one session holds until the client acknowledges them;
+    /// 0 turns the feature off (no `caps` bit 1).
+    #[arg(long, env = "SEQTUN_NODE_REPLAY_MAX_HELD", default_value_t = replay::REPLAY_MAX_HELD, help_heading = heading::LIMITS)]
+    pub replay_max_held: usize,
+    /// Bytes of replies one session holds for retransmits; the oldest go first.
+    #[arg(long, env = "SEQTUN_NODE_REPLAY_MAX_SESSION_BYTES", default_value_t = replay::REPLAY_MAX_SESSION_BYTES, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub replay_max_session_bytes: usize,
+    /// Bytes of replies all sessions hold for retransmits; a reply beyond is not held.
+    #[arg(long, env = "SEQTUN_NODE_REPLAY_MAX_NODE_BYTES", default_value_t = replay::REPLAY_MAX_NODE_BYTES, help_heading = heading::LIMITS)]
+    pub replay_max_node_bytes: usize,
     /// Seconds between stats lines (0: none).
     #[arg(long, env = "SEQTUN_NODE_STATS_SECS", default_value_t = STATS_INTERVAL.as_secs(), help_heading = heading::LOGGING)]
     pub stats_secs: u64,
@@ -199,6 +210,9 @@ impl Args {
             refused_body_drain: self.refused_body_drain_bytes,
             max_batch_ops: self.max_batch_ops,
             max_sessions: self.max_sessions,
+            replay_max_held: self.replay_max_held,
+            replay_max_session_bytes: self.replay_max_session_bytes,
+            replay_max_node_bytes: self.replay_max_node_bytes,
         };
         Ok(NodeConfig {
             key,

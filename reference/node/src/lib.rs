@@ -44,8 +44,13 @@ pub struct NodeState {
 impl NodeState {
     pub fn new(cfg: NodeConfig) -> Self {
         let table = table::Table::new(cfg.params.max_sessions);
+        let rules = Rules::new(cfg.legacy, &cfg.faults);
+        let rules = match cfg.params.replay_limits() {
+            Some(_) => rules,
+            None => rules.without_replay(),
+        };
         Self {
-            rules: Rules::new(cfg.legacy, &cfg.faults),
+            rules,
             cfg,
             table,
             stats: stats::NodeStats::default(),
@@ -59,10 +64,22 @@ impl NodeState {
 
     /// A fresh session's seq gate.
     pub fn new_gate(&self) -> SeqGate {
-        SeqGate::new(
+        let gate = SeqGate::new(
             self.cfg.params.seq_wait_timeout,
             self.cfg.params.seq_max_waiting,
-        )
+        );
+        match self.cfg.params.replay_limits() {
+            Some(limits) if self.rules.replay_safe => gate.with_replay(limits),
+            _ => gate,
+        }
+    }
+
+    /// What the node-wide limit on held replies still allows (§7.10).
+    pub fn replay_room(&self) -> usize {
+        self.cfg
+            .params
+            .replay_max_node_bytes
+            .saturating_sub(self.table.held_reply_bytes())
     }
 }
 

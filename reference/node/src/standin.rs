@@ -55,6 +55,8 @@ impl Deployed {
             no_seq_on_missing_sid: true,
             whole_batch_type_errors: true,
             single_ignores_bad_base64: true,
+            // No deployed node keeps replies for retransmission (§7.10): caps bit 1 is seqtun's.
+            no_replay_safe: true,
             ..Faults::default()
         };
         match self {

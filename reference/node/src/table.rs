@@ -2,6 +2,7 @@
 //! reaper that removes sessions nobody has touched for too long (§5.1).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct Table {
     udp: Mutex<HashMap<String, Arc<UdpSession>>>,
     slots: Arc<Semaphore>,
     limit: usize,
+    /// Bytes of replies all sessions hold for retransmits (§7.10).
+    held_replies: AtomicUsize,
 }
 
 impl Table {
@@ -46,7 +49,26 @@ impl Table {
             udp: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(limit)),
             limit,
+            held_replies: AtomicUsize::new(0),
         }
+    }
+
+    /// Bytes of replies held for retransmits, all sessions.
+    pub fn held_reply_bytes(&self) -> usize {
+        self.held_replies.load(Ordering::Relaxed)
+    }
+
+    /// A session's held replies changed by `added` and `freed` bytes.
+    pub fn replay_changed(&self, added: usize, freed: usize) {
+        self.held_replies.fetch_add(added, Ordering::Relaxed);
+        self.held_replies.fetch_sub(freed, Ordering::Relaxed);
+    }
+
+    /// Closes a removed TCP session and releases what it held for retransmits.
+    async fn retire(&self, s: Arc<TcpSession>) {
+        let freed = lock(&s.gate).release_all();
+        self.replay_changed(0, freed);
+        s.close().await;
     }
 
     /// Claims a slot for a session about to be created; the slot is freed when the session
@@ -90,7 +112,7 @@ impl Table {
             s.close();
         }
         if let Some(s) = tcp {
-            s.close().await;
+            self.retire(s).await;
         }
     }
 
@@ -105,7 +127,7 @@ impl Table {
             }
         };
         if let Some(s) = removed {
-            s.close().await;
+            self.retire(s).await;
         }
     }
 
@@ -145,7 +167,7 @@ impl Table {
         }
         for s in tcp {
             tracing::debug!(sid = %s.sid, "reaped idle session");
-            s.close().await;
+            self.retire(s).await;
         }
         n
     }
@@ -195,7 +217,7 @@ impl Table {
             s.close();
         }
         for s in tcp {
-            s.close().await;
+            self.retire(s).await;
         }
     }
 }

@@ -97,6 +97,7 @@ impl SingleRequest {
             port: self.port,
             d: self.data.clone(),
             seq: None,
+            ack: None,
         }
     }
 }

@@ -38,6 +38,11 @@ pub const CAPS_REPLAY_SAFE: u32 = 1 << 1;
 
 /// Machine-readable `code` for an op the receiver does not implement (§4.3).
 pub const CODE_UNSUPPORTED_OP: &str = "UNSUPPORTED_OP";
+/// `code` of a seq wait timeout: the seq was not consumed, so it may be sent again (§7.4,
+/// §7.10).
+pub const CODE_SEQ_TIMEOUT: &str = "SEQ_TIMEOUT";
+/// `code` of a retransmit whose reply the node no longer holds (§7.10).
+pub const CODE_SEQ_RELEASED: &str = "SEQ_RELEASED";
 
 /// The sentence of the Apps Script page served when a script returned nothing: what a relay
 /// answers a wrong key or any exception with (§1.5). The relay emulator shows it; clients look

@@ -23,6 +23,9 @@ pub struct BatchOp {
     pub d: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// Replay-safe sessions (§7.10): every reply below this seq has reached the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u64>,
 }
 
 /// The ops of §2, plus the name of anything else.

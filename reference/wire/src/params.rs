@@ -84,6 +84,10 @@ pub struct NodeParams {
     pub refused_body_drain: usize,
     pub max_batch_ops: usize,
     pub max_sessions: usize,
+    /// Replay-safe seq (§7.10): replies held per session; 0 turns the feature off.
+    pub replay_max_held: usize,
+    pub replay_max_session_bytes: usize,
+    pub replay_max_node_bytes: usize,
 }
 
 impl Default for NodeParams {
@@ -109,11 +113,22 @@ impl Default for NodeParams {
             refused_body_drain: REFUSED_BODY_DRAIN_BYTES,
             max_batch_ops: MAX_BATCH_OPS,
             max_sessions: MAX_SESSIONS,
+            replay_max_held: crate::replay::REPLAY_MAX_HELD,
+            replay_max_session_bytes: crate::replay::REPLAY_MAX_SESSION_BYTES,
+            replay_max_node_bytes: crate::replay::REPLAY_MAX_NODE_BYTES,
         }
     }
 }
 
 impl NodeParams {
+    /// How a replay-safe session holds replies (§7.10); none when `replay_max_held` is 0.
+    pub fn replay_limits(&self) -> Option<crate::replay::ReplayLimits> {
+        (self.replay_max_held > 0).then_some(crate::replay::ReplayLimits {
+            max_held: self.replay_max_held,
+            max_bytes: self.replay_max_session_bytes,
+        })
+    }
+
     /// The wait before draining: short when the batch wrote or connected, a long-poll when it
     /// only polled (§5.3).
     pub fn drain_deadline(&self, active: bool) -> Duration {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CAPS_PIPELINE_SEQ, CODE_UNSUPPORTED_OP, b64};
+use crate::{CAPS_PIPELINE_SEQ, CODE_SEQ_RELEASED, CODE_SEQ_TIMEOUT, CODE_UNSUPPORTED_OP, b64};
 
 /// A reply entry of `r`, or the body of a single-op reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +63,9 @@ pub enum OpError {
     TooManyOps { count: usize, limit: usize },
     #[error("seq {seq} already processed (expected {expected})")]
     SeqDuplicate { seq: u64, expected: u64 },
+    /// A retransmit on a replay-safe session whose reply is no longer held (§7.10).
+    #[error("seq {seq} already processed (expected {expected}); its reply is no longer held")]
+    SeqReleased { seq: u64, expected: u64 },
     /// The same seq is already running or waiting (a duplicated request).
     #[error("seq {seq} already in progress (expected {expected})")]
     SeqInProgress { seq: u64, expected: u64 },
@@ -84,7 +87,13 @@ pub enum OpError {
 
 impl From<OpError> for Reply {
     fn from(err: OpError) -> Self {
-        let code = matches!(err, OpError::UnknownOp(_)).then(|| CODE_UNSUPPORTED_OP.to_string());
+        let code = match err {
+            OpError::UnknownOp(_) => Some(CODE_UNSUPPORTED_OP),
+            OpError::SeqTimeout { .. } => Some(CODE_SEQ_TIMEOUT),
+            OpError::SeqReleased { .. } => Some(CODE_SEQ_RELEASED),
+            _ => None,
+        }
+        .map(str::to_string);
         Reply {
             e: Some(err.to_string()),
             code,

@@ -8,7 +8,7 @@
 //! and never a fault. The reply-level faults are one transform of the assembled replies
 //! ([`Rules::finish`]).
 
-use crate::CAPS_PIPELINE_SEQ;
+use crate::{CAPS_PIPELINE_SEQ, CAPS_REPLAY_SAFE};
 use crate::reply::Reply;
 
 /// One deliberate bug each, so the conformance suite can prove that its vectors catch real
@@ -75,6 +75,24 @@ pub struct NodeFaults {
     /// A batch body without `k` runs as if its key were right (the key is checked only when
     /// one is sent). An HTTP-layer fault: the node's routes apply it.
     pub missing_key_runs_ops: bool,
+    /// No replay-safe seq (§7.10): no `caps` bit 1, `ack` ignored, nothing held. Deployed
+    /// nodes never had it.
+    pub no_replay_safe: bool,
+    /// A retransmit whose reply is held gets a fresh drain instead of that reply (a mutant).
+    pub replays_fresh_drain: bool,
+    /// A retransmit of a processed seq runs again, writing its payload a second time (a mutant).
+    pub reruns_retransmits: bool,
+}
+
+/// What a retransmit of a processed seq gets on a replay-safe session (§7.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayRule {
+    /// The reply the first copy got, exactly.
+    Held,
+    /// A drain now (the `replays_fresh_drain` mutant): other bytes, or none.
+    FreshDrain,
+    /// The op runs again (the `reruns_retransmits` mutant): its payload is written twice.
+    Rerun,
 }
 
 /// Which sessions an active seq'd op waits on for its answer (§7.4).
@@ -100,6 +118,8 @@ pub struct JobRules {
     pub preempt_polls: bool,
     /// Which sessions an active op waits on.
     pub active_watch: Watch,
+    /// What a retransmit of a processed seq gets on a replay-safe session (§7.10).
+    pub replay: ReplayRule,
 }
 
 /// What a drain does when the batch budget is spent (§5.4).
@@ -125,6 +145,8 @@ pub enum SinglePayload {
 pub struct Rules {
     /// A pre-#903 node: `seq` is ignored and never echoed (§11.1).
     pub legacy: bool,
+    /// Sessions that send `ack` hold their replies for retransmits (§7.10).
+    pub replay_safe: bool,
     /// `caps` on successful `connect` replies and single-op connect replies (§7.2).
     pub caps: Option<u32>,
     /// `caps` on batched `connect_data` replies, built by the drain code (§7.2).
@@ -154,9 +176,12 @@ pub struct Rules {
 impl Rules {
     /// The rules of a node in `legacy` mode (or not) with `faults` switched on.
     pub fn new(legacy: bool, f: &NodeFaults) -> Self {
-        let caps = (!legacy && !f.no_caps).then_some(CAPS_PIPELINE_SEQ);
+        let replay_safe = !legacy && !f.no_caps && !f.no_replay_safe;
+        let replay_bit = if replay_safe { CAPS_REPLAY_SAFE } else { 0 };
+        let caps = (!legacy && !f.no_caps).then_some(CAPS_PIPELINE_SEQ | replay_bit);
         Self {
             legacy,
+            replay_safe,
             caps,
             caps_on_batched_connect_data: caps.filter(|_| !f.no_caps_on_batched_connect_data),
             whole_batch_on_bad_op: f.whole_batch_type_errors,
@@ -180,6 +205,13 @@ impl Rules {
                 } else {
                     Watch::Own
                 },
+                replay: if f.reruns_retransmits {
+                    ReplayRule::Rerun
+                } else if f.replays_fresh_drain {
+                    ReplayRule::FreshDrain
+                } else {
+                    ReplayRule::Held
+                },
             },
             single_payload: if f.single_ignores_bad_base64 {
                 SinglePayload::Ignore
@@ -194,6 +226,17 @@ impl Rules {
     /// seqtun's own rules: no faults.
     pub fn seqtun() -> Self {
         Self::new(false, &NodeFaults::default())
+    }
+
+    /// The same rules without replay-safe seq (a node configured to hold no replies, §7.10).
+    pub fn without_replay(mut self) -> Self {
+        if self.replay_safe {
+            self.replay_safe = false;
+            let strip = |c: Option<u32>| c.map(|c| c & !CAPS_REPLAY_SAFE);
+            self.caps = strip(self.caps);
+            self.caps_on_batched_connect_data = strip(self.caps_on_batched_connect_data);
+        }
+        self
     }
 
     /// The `seq` a reply echoes for an op that carried `seq`: none in legacy mode (§11.1).
@@ -226,8 +269,11 @@ mod tests {
     #[test]
     fn seqtun_rules_are_the_protocol_text() {
         let r = Rules::seqtun();
-        assert_eq!(r.caps, Some(1));
-        assert_eq!(r.caps_on_batched_connect_data, Some(1));
+        assert_eq!(r.caps, Some(3), "ordered seq and replay-safe seq");
+        assert_eq!(r.caps_on_batched_connect_data, Some(3));
+        assert!(r.replay_safe && r.job.replay == ReplayRule::Held);
+        let off = Rules::seqtun().without_replay();
+        assert_eq!((off.caps, off.replay_safe), (Some(1), false));
         assert!(r.defer_close && r.echo_seq_on_missing_sid && r.wake_on_ready);
         assert!(r.job.ordered && r.job.preempt_polls && !r.job.drain_before_turn);
         assert_eq!(r.job.active_watch, Watch::Own);

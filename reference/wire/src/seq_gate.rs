@@ -9,9 +9,16 @@
 //! The gate also implements poll preemption (§7.7): a running op that is parked as an idle
 //! long-poll yields as soon as a later seq of its session arrives, so a write never waits
 //! behind a parked poll.
+//!
+//! On a replay-safe session (§7.10) the gate also holds the reply of every processed seq
+//! until the client acknowledges it, in the same place that knows which seqs were processed,
+//! so "processed" and "answerable again" can never disagree.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use crate::replay::{Held, Replay, ReplayLimits, ReplayStore};
+use crate::reply::Reply;
 
 /// What happens to a seq'd op when it reaches the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +56,20 @@ struct Waiter {
     deadline: Instant,
 }
 
+/// What a retransmit of `seq` (an arrival that was a duplicate or in progress) gets (§7.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retransmit {
+    /// The client never sent `ack` on this session (or the node holds no replies): the
+    /// refusals of §7.5 apply.
+    NotReplaySafe,
+    /// The first copy is still running or waiting: wait for it.
+    Pending,
+    /// The first copy's reply, exactly.
+    Held(Reply),
+    /// Processed, and its reply is no longer held.
+    Released { expected: u64 },
+}
+
 /// Seq state of one session. Invariant: a running op always has `seq == expected`.
 #[derive(Debug, Clone)]
 pub struct SeqGate {
@@ -57,6 +78,10 @@ pub struct SeqGate {
     waiting: BTreeMap<u64, Waiter>,
     timeout: Duration,
     max_waiting: usize,
+    /// How replies are held once the client sends `ack`; none: never (a node without §7.10).
+    replay_limits: Option<ReplayLimits>,
+    /// The held replies, from the session's first `ack` on.
+    replay: Option<ReplayStore>,
 }
 
 impl SeqGate {
@@ -68,7 +93,75 @@ impl SeqGate {
             waiting: BTreeMap::new(),
             timeout,
             max_waiting,
+            replay_limits: None,
+            replay: None,
         }
+    }
+
+    /// A gate that holds replies within `limits` once its session sends `ack` (§7.10).
+    pub fn with_replay(mut self, limits: ReplayLimits) -> Self {
+        self.replay_limits = Some(limits);
+        self
+    }
+
+    /// The client received every reply below `ack`. The first `ack` makes the session
+    /// replay-safe; returns the bytes of held replies released. Ignored on a gate without
+    /// replay limits.
+    pub fn ack(&mut self, ack: u64) -> usize {
+        let Some(limits) = self.replay_limits else {
+            return 0;
+        };
+        self.replay
+            .get_or_insert_with(|| ReplayStore::new(limits))
+            .ack(ack)
+    }
+
+    /// Whether this session holds replies for retransmits.
+    pub fn replay_safe(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    /// Keeps the reply of the processed `seq` for a retransmit; `node_room` is what the
+    /// node-wide limit still allows. Nothing is held on a session that is not replay-safe.
+    pub fn hold(&mut self, seq: u64, reply: &Reply, node_room: usize) -> Held {
+        let processed = seq < self.expected || self.running.is_some_and(|r| r.seq == seq);
+        match &mut self.replay {
+            Some(store) if processed => store.hold(seq, reply, node_room),
+            _ => Held::default(),
+        }
+    }
+
+    /// What a retransmit of `seq` gets now.
+    pub fn retransmit(&self, seq: u64) -> Retransmit {
+        let Some(store) = &self.replay else {
+            return Retransmit::NotReplaySafe;
+        };
+        if seq >= self.expected {
+            return Retransmit::Pending;
+        }
+        match store.replay(seq) {
+            Replay::Held(r) => Retransmit::Held(r),
+            Replay::Released { .. } => Retransmit::Released {
+                expected: self.expected,
+            },
+        }
+    }
+
+    /// Whether the session stays in the table after a drain reported eof, until the client
+    /// closes it or the reaper takes it: a replay-safe session must still answer a retransmit
+    /// of its last seq, whose reply carried the final bytes (§7.10).
+    pub fn keep_after_eof(&self) -> bool {
+        self.replay_safe()
+    }
+
+    /// Bytes of replies held now.
+    pub fn held_bytes(&self) -> usize {
+        self.replay.as_ref().map_or(0, ReplayStore::bytes)
+    }
+
+    /// Releases every held reply (the session is gone); returns the bytes freed.
+    pub fn release_all(&mut self) -> usize {
+        self.replay.as_mut().map_or(0, ReplayStore::clear)
     }
 
     /// The next seq this session will run.

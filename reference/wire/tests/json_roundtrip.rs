@@ -19,14 +19,16 @@ fn batch_op() -> impl Strategy<Value = BatchOp> {
         opt(any::<u16>()),
         opt("[A-Za-z0-9+/]{0,8}"),
         opt(any::<u64>()),
+        opt(any::<u64>()),
     )
-        .prop_map(|(op, sid, host, port, d, seq)| BatchOp {
+        .prop_map(|(op, sid, host, port, d, seq, ack)| BatchOp {
             op,
             sid,
             host,
             port,
             d,
             seq,
+            ack,
         })
 }
 

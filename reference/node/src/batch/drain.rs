@@ -81,7 +81,8 @@ impl Took {
 }
 
 /// Drains a TCP session within the per-drain cap and what is left of the batch budget, when
-/// the drain happens (§5.4). A session that reports eof here is removed from the table.
+/// the drain happens (§5.4). A session that reports eof here is removed from the table, unless
+/// it must still answer retransmits (§7.10).
 pub async fn drain_tcp(
     state: &NodeState,
     ctx: &BatchCtx,
@@ -101,7 +102,7 @@ pub async fn drain_tcp(
     }
     let (bytes, eof) = s.drain(allowance);
     lock(&ctx.ledger).settle(allowance, bytes.len());
-    if eof {
+    if eof && !lock(&s.gate).keep_after_eof() {
         state.table.finish_tcp(s).await;
     }
     Took::Bytes(bytes, eof)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use seqtun_wire::Reply;
 use seqtun_wire::node::{JobInput, JobStep, SeqJob, WriteOutcome};
 use seqtun_wire::rules::{Spent, Watch};
-use seqtun_wire::seq_gate::{Arrival, Turn};
+use seqtun_wire::seq_gate::{Arrival, Retransmit, Turn};
 use tokio::time::{Duration, Instant, sleep_until};
 
 use super::drain::{BatchCtx, drain_tcp};
@@ -47,20 +47,37 @@ pub async fn run(
     let mut step = job.step(JobInput::Start);
     loop {
         let input = match step {
-            JobStep::Done(reply) => return reply,
+            JobStep::Done(reply) => {
+                // Held before the turn passes, so a copy waiting for this seq finds it (§7.10).
+                if job.holds_reply() {
+                    let held = lock(&s.gate).hold(seq, &reply, state.replay_room());
+                    state.table.replay_changed(held.added, held.freed);
+                }
+                return reply;
+            }
             JobStep::Drain { touch } => {
                 let took = drain_tcp(&state, &ctx, &s, touch, Spent::Placeholder).await;
                 step = job.step(JobInput::Drained(took.outcome()));
                 continue;
             }
-            JobStep::Arrive => {
-                let arrival = lock(&s.gate).arrive(seq, now());
+            JobStep::Arrive { ack } => {
+                let arrival = {
+                    let mut gate = lock(&s.gate);
+                    if let Some(ack) = ack {
+                        state.table.replay_changed(0, gate.ack(ack));
+                    }
+                    gate.arrive(seq, now())
+                };
                 match arrival {
                     Arrival::Run => turn = Some(TurnGuard { s: &s, seq }),
                     Arrival::Wait { .. } => state.stats.seq_wait(),
                     _ => {}
                 }
                 JobInput::Arrived(arrival)
+            }
+            JobStep::Retransmit => JobInput::Retransmit(lock(&s.gate).retransmit(seq)),
+            JobStep::AwaitOriginal { within } => {
+                JobInput::Retransmit(await_original(&s, seq, Instant::now() + within).await)
             }
             JobStep::Preempt => {
                 state.stats.preemption();
@@ -130,6 +147,24 @@ async fn take_turn<'a>(
                 () = sleep_until(Instant::from_std(deadline)) => {}
             },
             next => return next,
+        }
+    }
+}
+
+/// A copy of a seq that is running or waiting waits for the first copy to finish, then asks
+/// the gate what it holds for that seq (§7.10); `Pending` if the deadline came first.
+async fn await_original(s: &TcpSession, seq: u64, deadline: Instant) -> Retransmit {
+    loop {
+        let passed = s.turn_passed.notified();
+        tokio::pin!(passed);
+        passed.as_mut().enable();
+        let answer = lock(&s.gate).retransmit(seq);
+        if answer != Retransmit::Pending || s.is_closed() || Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::select! {
+            () = passed => {}
+            () = sleep_until(deadline) => {}
         }
     }
 }

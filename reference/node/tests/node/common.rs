@@ -267,3 +267,7 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish"))
 }
+
+/// The caps a seqtun node sets on connect replies: ordered seq (bit 0) and replay-safe seq
+/// (bit 1, §7.10).
+pub const OUR_CAPS: u32 = seqtun_wire::CAPS_PIPELINE_SEQ | seqtun_wire::CAPS_REPLAY_SAFE;

@@ -25,7 +25,7 @@ async fn connect_gives_a_v4_uuid_and_caps() {
         .await;
     let sid = r["sid"].as_str().unwrap();
     assert!(is_uuid_v4(sid), "{sid}");
-    assert_eq!(r, json!({"sid":sid,"eof":false,"caps":1}));
+    assert_eq!(r, json!({"sid":sid,"eof":false,"caps":OUR_CAPS}));
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn connect_data_writes_first_and_drains_with_caps() {
         .op(json!({"op":"connect_data","host":"127.0.0.1","port":up.port(),"d":b64(b"hello")}))
         .await;
     assert_eq!(d(&r), b"hello");
-    assert_eq!(r["caps"], 1);
+    assert_eq!(r["caps"], OUR_CAPS);
     assert_eq!(r["eof"], false);
     assert_eq!(n.sessions(), 1);
 }

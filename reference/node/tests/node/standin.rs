@@ -275,3 +275,17 @@ fn the_stand_ins_carry_their_nodes_divergences_and_long_polls() {
     assert!(f.deployed_body_limit && f.no_poll_preemption, "{f:?}");
     assert!(main.params.max_batch_ops > 1 << 20 && main.params.seq_max_waiting > 1 << 20);
 }
+
+/// Replay-safe seq (§7.10) is seqtun's: a NODE-903-like stand-in offers caps bit 0 alone, so a
+/// seqtun client never retransmits to it, and the fault that takes the bit away leaves bit 0.
+#[tokio::test]
+async fn a_903_like_stand_in_offers_ordered_seq_without_replay_safety() {
+    assert!(Deployed::Node903.config("k").faults.no_replay_safe);
+    assert!(Deployed::NodeMain.config("k").faults.no_replay_safe);
+    let up = echo().await;
+    let open = json!({"op":"connect","host":"127.0.0.1","port":up.port()});
+    let ours = node(|_| {}).await;
+    assert_eq!(ours.op(open.clone()).await["caps"], OUR_CAPS);
+    let n = node(with(|f| f.no_replay_safe = true)).await;
+    assert_eq!(n.op(open).await["caps"], seqtun_wire::CAPS_PIPELINE_SEQ);
+}

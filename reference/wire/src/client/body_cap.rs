@@ -52,6 +52,7 @@ pub fn op_len(op: &BatchOp) -> usize {
     n += op.port.map_or(0, |p| field(4, digits(u64::from(p))));
     n += op.d.as_deref().map_or(0, |s| field(1, json_str_len(s)));
     n += op.seq.map_or(0, |s| field(3, digits(s)));
+    n += op.ack.map_or(0, |a| field(3, digits(a)));
     n
 }
 
@@ -64,13 +65,14 @@ pub fn body_len<'a>(overhead: usize, ops: impl IntoIterator<Item = &'a BatchOp>)
 }
 
 /// The most raw bytes one `data` op of session `sid` may carry so that a batch holding only it
-/// stays within `cap` (any `seq` assumed; the margin of `cap` covers relays, §6.3).
+/// stays within `cap` (any `seq` and `ack` assumed; the margin of `cap` covers relays, §6.3).
 pub fn max_data_payload(cap: usize, overhead: usize, sid: &str) -> usize {
     let probe = BatchOp {
         op: "data".into(),
         sid: Some(sid.into()),
         d: Some(String::new()),
         seq: Some(u64::MAX),
+        ack: Some(u64::MAX),
         ..BatchOp::default()
     };
     let fixed = overhead + op_len(&probe);

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use super::replies::{OpFailure, OpResult};
+use crate::CODE_SEQ_TIMEOUT;
 
 /// Most times one op is sent again after its first send.
 pub const RETRY_MAX: u32 = 5;
@@ -19,10 +20,6 @@ pub const RETRY_WITHIN: Duration = Duration::from_secs(120);
 pub const RETRY_BACKOFF_FIRST: Duration = Duration::from_millis(250);
 /// The longest wait between two sends of one op.
 pub const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(4);
-/// `code` of a seq wait timeout on a replay-safe session: the seq was not consumed.
-pub const CODE_SEQ_TIMEOUT: &str = "SEQ_TIMEOUT";
-/// `code` of a retransmit whose reply the node no longer holds.
-pub const CODE_SEQ_RELEASED: &str = "SEQ_RELEASED";
 
 /// The retry budget of one session's ops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

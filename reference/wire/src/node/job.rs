@@ -9,18 +9,18 @@
 //! carries the op's `seq` (§7.3); an executor that took the turn passes it on however the
 //! machine ends.
 //!
-//! Replay-safe seq (issue 14) hooks in at this machine's two ends: an arrival can answer with a
-//! reply the session still holds for that seq (one more [`Arrival`] case, answered with
-//! `Done`), and the `Done` reply of a session that holds replies goes to its gate with the turn,
-//! keyed by (sid, seq). Neither end needs a new step for the executor.
+//! Replay-safe seq (§7.10) works at this machine's two ends: an arrival that is a duplicate
+//! or a copy of a running seq asks the gate for the reply it holds (waiting for the first copy
+//! when it is still running), and the reply of an op that held the turn goes to its gate
+//! before the turn passes ([`SeqJob::holds_reply`]).
 
 use std::time::Duration;
 
 use crate::ops::Job;
 use crate::params::NodeParams;
 use crate::reply::{OpError, Reply};
-use crate::rules::{JobRules, Rules};
-use crate::seq_gate::{Arrival, Turn};
+use crate::rules::{JobRules, ReplayRule, Rules};
+use crate::seq_gate::{Arrival, Retransmit, Turn};
 
 pub use self::io::{JobInput, JobStep, TcpDrain, WriteOutcome};
 
@@ -40,6 +40,8 @@ enum State {
     Settling,
     WaitingIdle,
     Draining,
+    Replaying,
+    AwaitingOriginal,
     Done,
 }
 
@@ -58,6 +60,14 @@ pub struct SeqJob {
     state: State,
     /// A drain taken before the turn (`drain_before_turn`).
     early: Option<Reply>,
+    /// The client's acknowledgement the op carried (§7.10).
+    ack: Option<u64>,
+    /// How long a copy waits for the first copy of its seq (the seq wait timeout).
+    seq_wait: Duration,
+    /// The op held its session's turn: its reply is the seq's answer.
+    took_turn: bool,
+    /// What a retransmit answers when its session holds no replies (§7.5).
+    refusal: Option<OpError>,
 }
 
 impl SeqJob {
@@ -75,7 +85,17 @@ impl SeqJob {
             idle_within: params.drain_deadline(batch_active),
             state: State::New,
             early: None,
+            ack: job.ack,
+            seq_wait: params.seq_wait_timeout,
+            took_turn: false,
+            refusal: None,
         }
+    }
+
+    /// Whether the reply of this op (once `Done`) answers its seq, so a replay-safe session
+    /// holds it for retransmits: only an op that held the turn ran as that seq (§7.10).
+    pub fn holds_reply(&self) -> bool {
+        self.took_turn
     }
 
     pub fn seq(&self) -> u64 {
@@ -113,6 +133,8 @@ impl SeqJob {
                 let reply = self.reply_of(d);
                 self.done(reply)
             }
+            (State::Replaying, JobInput::Retransmit(r)) => self.replayed(r, false),
+            (State::AwaitingOriginal, JobInput::Retransmit(r)) => self.replayed(r, true),
             (state, input) => self
                 .done(OpError::Internal(format!("seq'd op got {input:?} while {state:?}")).into()),
         }
@@ -150,7 +172,8 @@ impl SeqJob {
     }
 
     fn arrive(&mut self) -> JobStep {
-        self.go(State::Arriving, JobStep::Arrive)
+        let ack = self.ack;
+        self.go(State::Arriving, JobStep::Arrive { ack })
     }
 
     fn poll(&mut self) -> JobStep {
@@ -161,15 +184,49 @@ impl SeqJob {
         let seq = self.seq;
         match a {
             Arrival::Run => self.holding(),
-            Arrival::Duplicate { expected } => self.error(OpError::SeqDuplicate { seq, expected }),
+            Arrival::Duplicate { expected } => {
+                self.retransmit(OpError::SeqDuplicate { seq, expected })
+            }
             Arrival::InProgress { expected } => {
-                self.error(OpError::SeqInProgress { seq, expected })
+                self.retransmit(OpError::SeqInProgress { seq, expected })
             }
             Arrival::Backlog { limit } => self.error(OpError::SeqBacklog { seq, limit }),
             Arrival::Wait { preempt, .. } if preempt && self.rules.preempt_polls => {
                 self.go(State::Preempting, JobStep::Preempt)
             }
             Arrival::Wait { .. } => self.poll(),
+        }
+    }
+
+    /// The op is a copy of a seq already processed or under way; `refusal` answers it unless
+    /// the session holds replies (§7.5, §7.10).
+    fn retransmit(&mut self, refusal: OpError) -> JobStep {
+        self.refusal = Some(refusal);
+        self.go(State::Replaying, JobStep::Retransmit)
+    }
+
+    fn replayed(&mut self, r: Retransmit, waited: bool) -> JobStep {
+        match r {
+            Retransmit::Pending if !waited => {
+                let within = self.seq_wait;
+                self.go(State::AwaitingOriginal, JobStep::AwaitOriginal { within })
+            }
+            // Not replay-safe, or the first copy did not finish in time.
+            Retransmit::NotReplaySafe | Retransmit::Pending => {
+                let refusal = self.refusal.take().unwrap_or_else(|| {
+                    OpError::Internal("a retransmit without its refusal".into())
+                });
+                self.error(refusal)
+            }
+            Retransmit::Held(reply) => match self.rules.replay {
+                ReplayRule::Held => self.done(reply),
+                ReplayRule::FreshDrain => self.drain(),
+                ReplayRule::Rerun => self.process(),
+            },
+            Retransmit::Released { expected } => self.error(OpError::SeqReleased {
+                seq: self.seq,
+                expected,
+            }),
         }
     }
 
@@ -187,6 +244,7 @@ impl SeqJob {
 
     /// The op holds its session's turn.
     fn holding(&mut self) -> JobStep {
+        self.took_turn = true;
         if self.early.is_none() {
             return self.process();
         }

@@ -13,7 +13,7 @@ use crate::ops::{Transport, parse_batch};
 use crate::params::NodeParams;
 use crate::reply::Reply;
 use crate::rules::{NodeFaults, Rules};
-use crate::seq_gate::{Arrival, Turn};
+use crate::seq_gate::{Arrival, Retransmit, Turn};
 
 fn sid() -> impl Strategy<Value = Option<&'static str>> {
     prop_oneof![
@@ -88,7 +88,15 @@ fn run_job(mut job: SeqJob, choices: &mut VecDeque<u8>) -> Reply {
     for _ in 0..64 {
         let input = match step {
             JobStep::Done(reply) => return reply,
-            JobStep::Arrive => JobInput::Arrived(match next() % 5 {
+            JobStep::Retransmit | JobStep::AwaitOriginal { .. } => {
+                JobInput::Retransmit(match next() % 4 {
+                    0 => Retransmit::NotReplaySafe,
+                    1 => Retransmit::Pending,
+                    2 => Retransmit::Held(Reply::drained("a", b"z", false)),
+                    _ => Retransmit::Released { expected: 9 },
+                })
+            }
+            JobStep::Arrive { .. } => JobInput::Arrived(match next() % 5 {
                 0 => Arrival::Run,
                 1 => Arrival::Duplicate { expected: 9 },
                 2 => Arrival::InProgress { expected: 0 },
@@ -186,7 +194,7 @@ fn run(raw: &[Value], rules: &Rules, choices: Vec<u8>) -> Vec<Reply> {
 }
 
 fn faults() -> impl Strategy<Value = NodeFaults> {
-    proptest::collection::vec(any::<bool>(), 13).prop_map(|b| NodeFaults {
+    proptest::collection::vec(any::<bool>(), 16).prop_map(|b| NodeFaults {
         unordered_writes: b[0],
         unordered_drains: b[1],
         no_caps_on_batched_connect_data: b[2],
@@ -200,6 +208,9 @@ fn faults() -> impl Strategy<Value = NodeFaults> {
         tcp_polls_do_not_refresh: b[10],
         single_ignores_bad_base64: b[11],
         no_seq_on_missing_sid: b[12],
+        no_replay_safe: b[13],
+        replays_fresh_drain: b[14],
+        reruns_retransmits: b[15],
         ..NodeFaults::default()
     })
 }

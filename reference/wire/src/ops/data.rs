@@ -15,6 +15,7 @@ pub struct Data {
     pub sid: Result<String, OpError>,
     pub seq: Option<u64>,
     pub payload: Payload,
+    pub ack: Option<u64>,
 }
 
 impl Data {
@@ -23,6 +24,7 @@ impl Data {
             sid: sid_of(op),
             seq: op.seq,
             payload: Payload::parse(op.d.as_deref()),
+            ack: op.ack,
         }
     }
 
@@ -52,6 +54,7 @@ impl Data {
                 sid,
                 seq,
                 payload: self.payload,
+                ack: self.ack,
             }),
             (Ok(sid), None) => Action::Write(Write {
                 transport: Transport::Tcp,

@@ -198,6 +198,8 @@ pub struct Job {
     pub sid: String,
     pub seq: u64,
     pub payload: Payload,
+    /// The client's acknowledgement; its presence makes the session replay-safe (§7.10).
+    pub ack: Option<u64>,
 }
 
 /// A decoded `d`: absent and `""` both mean no bytes (§2.1).

@@ -7,7 +7,7 @@ use seqtun_wire::Reply;
 use seqtun_wire::drain::{Settle, SettleStep};
 use seqtun_wire::node::{JobInput, JobStep, SeqJob, TcpDrain, WriteOutcome};
 use seqtun_wire::rules::{Spent, Watch};
-use seqtun_wire::seq_gate::{Arrival, Turn};
+use seqtun_wire::seq_gate::{Arrival, Retransmit, Turn};
 
 use crate::batch::{Shared, drain};
 use crate::node::SimNode;
@@ -30,6 +30,10 @@ enum Block {
     Idle {
         until: Instant,
         parked_at: Option<u64>,
+    },
+    /// A copy of a seq under way waits for the first copy (§7.10).
+    Original {
+        until: Instant,
     },
     Done,
 }
@@ -63,9 +67,10 @@ impl Job {
 
     pub fn next_wakeup(&self) -> Option<Instant> {
         match &self.block {
-            Block::Turn { until } | Block::Active { until, .. } | Block::Idle { until, .. } => {
-                Some(*until)
-            }
+            Block::Turn { until }
+            | Block::Active { until, .. }
+            | Block::Idle { until, .. }
+            | Block::Original { until } => Some(*until),
             Block::Settle { next, .. } => Some(*next),
             Block::Step(_) | Block::Done => None,
         }
@@ -145,6 +150,14 @@ impl Job {
                     (Some(self.feed(JobInput::Performed)), Block::Done)
                 }
             }
+            Block::Original { until } => {
+                let answer = node.gate(&self.sid).retransmit(self.machine.seq());
+                if answer == Retransmit::Pending && now < until && !node.session(&self.sid).closed {
+                    (None, Block::Original { until })
+                } else {
+                    (Some(self.feed(JobInput::Retransmit(answer))), Block::Done)
+                }
+            }
             other => (None, other),
         };
         if next.is_none() {
@@ -165,6 +178,9 @@ impl Job {
         let closed = node.session(&sid).closed;
         match step {
             JobStep::Done(reply) => {
+                if self.machine.holds_reply() {
+                    node.gate(&sid).hold(seq, &reply, usize::MAX);
+                }
                 if std::mem::take(&mut self.holds_turn) {
                     node.gate(&sid).finish(seq);
                 }
@@ -179,11 +195,21 @@ impl Job {
                     _ => self.feed(JobInput::Drained(TcpDrain::Closed)),
                 }
             }
-            JobStep::Arrive => {
+            JobStep::Arrive { ack } => {
+                if let Some(ack) = ack {
+                    node.gate(&sid).ack(ack);
+                }
                 let arrival = node.gate(&sid).arrive(seq, now);
                 self.holds_turn |= arrival == Arrival::Run;
                 self.feed(JobInput::Arrived(arrival))
             }
+            JobStep::Retransmit => {
+                let answer = node.gate(&sid).retransmit(seq);
+                self.feed(JobInput::Retransmit(answer))
+            }
+            JobStep::AwaitOriginal { within } => Block::Original {
+                until: now + within,
+            },
             JobStep::Preempt => {
                 node.session_mut(&sid).preempts += 1;
                 self.feed(JobInput::Performed)

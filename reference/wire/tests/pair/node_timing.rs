@@ -150,7 +150,7 @@ fn a_later_seq_times_out_at_the_seq_wait_and_expected_stays() {
     assert_eq!(took, Duration::from_secs(30));
     assert_eq!(
         r[0],
-        json!({"e":"seq 3 timed out waiting for 0 (waited 30s)","seq":3})
+        json!({"e":"seq 3 timed out waiting for 0 (waited 30s)","code":"SEQ_TIMEOUT","seq":3})
     );
     assert!(n.node.uplink(&sid).is_empty(), "nothing written");
     let zero = n.op(data(&sid, 0, b""));

@@ -22,14 +22,16 @@ fn arb_op() -> impl Strategy<Value = BatchOp> {
         proptest::option::of(any::<u16>()),
         proptest::option::of("[A-Za-z0-9+/=]{0,64}"),
         proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
     )
-        .prop_map(|(op, sid, host, port, d, seq)| BatchOp {
+        .prop_map(|(op, sid, host, port, d, seq, ack)| BatchOp {
             op,
             sid,
             host,
             port,
             d,
             seq,
+            ack,
         })
 }
 
@@ -50,10 +52,12 @@ proptest! {
     fn the_largest_payload_fits_and_one_byte_more_does_not(cap in 200usize..100_000, sid in "[a-f0-9-]{1,40}") {
         let oh = overhead("relay-key");
         let n = max_data_payload(cap, oh, &sid);
-        let fits = body_len(oh, [&data(&sid, n, Some(u64::MAX))]);
+        // The largest op a replay-safe session sends: the largest seq and ack (§7.10).
+        let acked = |n| BatchOp { ack: Some(u64::MAX), ..data(&sid, n, Some(u64::MAX)) };
+        let fits = body_len(oh, [&acked(n)]);
         prop_assert!(fits <= cap, "{fits} > {cap}");
         // Base64 moves in steps of 3 raw bytes: the next step no longer fits.
-        let over = body_len(oh, [&data(&sid, n + 3, Some(u64::MAX))]);
+        let over = body_len(oh, [&acked(n + 3)]);
         prop_assert!(over > cap, "{over} <= {cap}");
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::reply::Reply;
 use crate::rules::Watch;
-use crate::seq_gate::{Arrival, Turn};
+use crate::seq_gate::{Arrival, Retransmit, Turn};
 
 /// What a TCP drain returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,8 @@ pub enum JobInput<'a> {
     /// The wait ended because a watched session was ready (`true`) or at its deadline.
     Woke(bool),
     Drained(TcpDrain<'a>),
+    /// `gate.retransmit(seq)` answered (§7.10).
+    Retransmit(Retransmit),
 }
 
 /// The next thing the executor does for this op.
@@ -55,9 +57,16 @@ pub enum JobStep {
     /// Drain the session within the batch budget, touching it first when `touch`; report
     /// [`JobInput::Drained`].
     Drain { touch: bool },
-    /// Arrive at the session's gate; report [`JobInput::Arrived`]. An `Arrival::Run` means this
-    /// op holds the turn from now on.
-    Arrive,
+    /// Pass `ack` to the session's gate first when there is one (`gate.ack(ack)`, §7.10), then
+    /// arrive; report [`JobInput::Arrived`]. An `Arrival::Run` means this op holds the turn
+    /// from now on.
+    Arrive { ack: Option<u64> },
+    /// The op is a retransmit: ask `gate.retransmit(seq)`; report [`JobInput::Retransmit`].
+    Retransmit,
+    /// Wait until the turn passes (the first copy finished), the session closes, or `within`
+    /// passed, asking `gate.retransmit(seq)` after each wake-up; report the first answer that
+    /// is not `Pending`, or `Pending` at the end ([`JobInput::Retransmit`]).
+    AwaitOriginal { within: Duration },
     /// Wake the session's parked idle poll (§7.7); report [`JobInput::Performed`].
     Preempt,
     /// Unless the session is closed ([`JobInput::SessionClosed`]), poll the gate; report
@@ -80,6 +89,7 @@ pub enum JobStep {
     /// `preemptible`) by a later seq of its session (§7.7): call `gate.park(seq)` first and skip
     /// the wait when it refuses, `gate.unpark(seq)` after. Report [`JobInput::Performed`].
     WaitIdle { within: Duration, preemptible: bool },
-    /// The op's reply; the machine is over.
+    /// The op's reply; the machine is over. When [`super::SeqJob::holds_reply`] says so, the
+    /// executor hands it to the gate (`gate.hold`) before it passes the turn on (§7.10).
     Done(Reply),
 }

@@ -14,6 +14,7 @@ fn job(payload: Payload, rules: &Rules, batch_active: bool) -> SeqJob {
         sid: "s".into(),
         seq: SEQ,
         payload,
+        ack: None,
     };
     SeqJob::new(job, &NodeParams::default(), rules, batch_active)
 }
@@ -55,7 +56,7 @@ fn error(step: JobStep) -> String {
 #[test]
 fn an_idle_poll_takes_its_turn_parks_and_drains() {
     let mut j = seqtun(b"");
-    assert_eq!(j.step(JobInput::Start), JobStep::Arrive);
+    assert_eq!(j.step(JobInput::Start), JobStep::Arrive { ack: None });
     assert_eq!(j.step(JobInput::Arrived(Arrival::Run)), JobStep::Touch);
     assert_eq!(j.step(JobInput::Performed), JobStep::Write(Vec::new()));
     let park = j.step(JobInput::Wrote(WriteOutcome::Written));
@@ -166,7 +167,15 @@ fn refusals_at_the_gate_write_nothing_and_echo_seq() {
     for (arrival, text) in cases {
         let mut j = seqtun(b"x");
         j.step(JobInput::Start);
-        assert_eq!(error(j.step(JobInput::Arrived(arrival))), text);
+        let step = j.step(JobInput::Arrived(arrival));
+        // A copy of a processed or running seq asks its gate for a held reply first (§7.10);
+        // a session that holds none refuses it as §7.5 says.
+        let step = if step == JobStep::Retransmit {
+            j.step(JobInput::Retransmit(Retransmit::NotReplaySafe))
+        } else {
+            step
+        };
+        assert_eq!(error(step), text);
     }
 }
 
@@ -199,7 +208,7 @@ fn a_bad_payload_consumes_its_seq_on_seqtun_and_not_on_node_903() {
     let mut j = job(bad(), &Rules::seqtun(), false);
     assert_eq!(
         j.step(JobInput::Start),
-        JobStep::Arrive,
+        JobStep::Arrive { ack: None },
         "it queues for its turn"
     );
     assert_eq!(j.step(JobInput::Arrived(Arrival::Run)), JobStep::Touch);
@@ -242,7 +251,7 @@ fn unordered_drains_drain_on_arrival_and_write_on_their_turn() {
     let rules = with(|f| f.unordered_drains = true);
     let mut j = job(Payload::bytes(b"w"), &rules, false);
     assert_eq!(j.step(JobInput::Start), JobStep::Drain { touch: true });
-    assert_eq!(j.step(drained(b"early")), JobStep::Arrive);
+    assert_eq!(j.step(drained(b"early")), JobStep::Arrive { ack: None });
     let blind = j.step(JobInput::Arrived(Arrival::Run));
     assert_eq!(blind, JobStep::WriteBlind(b"w".to_vec()));
     let r = done(j.step(JobInput::Performed));
@@ -288,4 +297,104 @@ fn an_out_of_order_input_is_an_internal_error_not_a_panic() {
     let mut j = seqtun(b"x");
     let e = error(j.step(JobInput::Woke(true)));
     assert!(e.starts_with("internal error: "), "{e}");
+}
+
+fn acked(bytes: &[u8], rules: &Rules) -> SeqJob {
+    let job = Job {
+        sid: "s".into(),
+        seq: SEQ,
+        payload: Payload::bytes(bytes),
+        ack: Some(3),
+    };
+    SeqJob::new(job, &NodeParams::default(), rules, false)
+}
+
+#[test]
+fn an_op_passes_its_ack_to_the_gate_and_holds_its_reply_only_after_its_turn() {
+    let mut j = acked(b"x", &Rules::seqtun());
+    assert_eq!(j.step(JobInput::Start), JobStep::Arrive { ack: Some(3) });
+    assert!(!j.holds_reply(), "no turn yet");
+    j.step(JobInput::Arrived(Arrival::Run));
+    assert!(j.holds_reply(), "it runs as its seq: its reply answers a retransmit (§7.10)");
+    let mut dup = acked(b"x", &Rules::seqtun());
+    dup.step(JobInput::Start);
+    dup.step(JobInput::Arrived(Arrival::Duplicate { expected: 9 }));
+    assert!(!dup.holds_reply(), "a copy never replaces the held reply");
+}
+
+#[test]
+fn a_retransmit_gets_the_held_reply_exactly_and_writes_nothing() {
+    let held = Reply::drained("s", b"first answer", true).with_seq(Some(SEQ));
+    let mut j = acked(b"payload", &Rules::seqtun());
+    j.step(JobInput::Start);
+    let step = j.step(JobInput::Arrived(Arrival::Duplicate { expected: 9 }));
+    assert_eq!(step, JobStep::Retransmit);
+    assert_eq!(
+        j.step(JobInput::Retransmit(Retransmit::Held(held.clone()))),
+        JobStep::Done(held)
+    );
+}
+
+#[test]
+fn a_copy_of_a_running_seq_waits_for_the_first_and_gets_its_reply() {
+    let held = Reply::drained("s", b"answer", false).with_seq(Some(SEQ));
+    let mut j = acked(b"payload", &Rules::seqtun());
+    j.step(JobInput::Start);
+    j.step(JobInput::Arrived(Arrival::InProgress { expected: SEQ }));
+    let wait = j.step(JobInput::Retransmit(Retransmit::Pending));
+    assert_eq!(
+        wait,
+        JobStep::AwaitOriginal {
+            within: NodeParams::default().seq_wait_timeout
+        }
+    );
+    assert_eq!(
+        j.step(JobInput::Retransmit(Retransmit::Held(held.clone()))),
+        JobStep::Done(held)
+    );
+    // The first copy did not finish within the seq wait: §7.5's refusal.
+    let mut j = acked(b"payload", &Rules::seqtun());
+    j.step(JobInput::Start);
+    j.step(JobInput::Arrived(Arrival::InProgress { expected: SEQ }));
+    j.step(JobInput::Retransmit(Retransmit::Pending));
+    assert_eq!(
+        error(j.step(JobInput::Retransmit(Retransmit::Pending))),
+        "seq 5 already in progress (expected 5)"
+    );
+}
+
+#[test]
+fn a_released_reply_is_an_error_with_its_code_never_an_empty_answer() {
+    let mut j = acked(b"", &Rules::seqtun());
+    j.step(JobInput::Start);
+    j.step(JobInput::Arrived(Arrival::Duplicate { expected: 9 }));
+    let r = done(j.step(JobInput::Retransmit(Retransmit::Released { expected: 9 })));
+    assert_eq!(
+        r.e.as_deref(),
+        Some("seq 5 already processed (expected 9); its reply is no longer held")
+    );
+    assert_eq!(r.code.as_deref(), Some(crate::CODE_SEQ_RELEASED));
+    assert_eq!(r.seq, Some(SEQ));
+}
+
+#[test]
+fn the_replay_mutants_drain_afresh_or_run_the_op_again() {
+    let held = Reply::drained("s", b"answer", false);
+    let fresh = with(|f| f.replays_fresh_drain = true);
+    let mut j = acked(b"payload", &fresh);
+    j.step(JobInput::Start);
+    j.step(JobInput::Arrived(Arrival::Duplicate { expected: 9 }));
+    assert_eq!(
+        j.step(JobInput::Retransmit(Retransmit::Held(held.clone()))),
+        JobStep::Drain { touch: true }
+    );
+    let rerun = with(|f| f.reruns_retransmits = true);
+    let mut j = acked(b"payload", &rerun);
+    j.step(JobInput::Start);
+    j.step(JobInput::Arrived(Arrival::Duplicate { expected: 9 }));
+    assert_eq!(
+        j.step(JobInput::Retransmit(Retransmit::Held(held))),
+        JobStep::Touch,
+        "the op runs again: its payload is written twice"
+    );
 }
