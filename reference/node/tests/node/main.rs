@@ -12,6 +12,7 @@ mod faults;
 mod limits;
 mod ops;
 mod pipelining_prop;
+mod replay;
 mod seq;
 mod single;
 mod standin;
