@@ -128,6 +128,14 @@ pub struct Args {
     /// Most targets remembered as recently failed [default: 256].
     #[arg(long, env = "SEQTUN_FAILED_TARGETS_MAX", value_parser = positive_usize, help_heading = heading::LIMITS)]
     pub failed_targets_max: Option<usize>,
+    /// Most times an op of a replay-safe session is sent again after its batch failed
+    /// [default: 5]; 0 never retries (§7.10).
+    #[arg(long, env = "SEQTUN_RETRY_MAX", help_heading = heading::LIMITS)]
+    pub retry_max: Option<u32>,
+    /// No op is sent again later than this many seconds after its first send [default: 120]
+    /// (§7.10).
+    #[arg(long, env = "SEQTUN_RETRY_WITHIN_SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = heading::TIMING)]
+    pub retry_within_secs: Option<u64>,
     /// Seconds between stats lines [default: 60].
     #[arg(long, env = "SEQTUN_STATS_SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = heading::LOGGING)]
     pub stats_secs: Option<u64>,
@@ -311,6 +319,12 @@ impl Args {
         }
         if let Some(n) = self.failed_targets_max {
             p.failed_targets_max = n;
+        }
+        if let Some(n) = self.retry_max {
+            p.retry.max = n;
+        }
+        if let Some(s) = self.retry_within_secs {
+            p.retry.within = Duration::from_secs(s);
         }
         Ok(p)
     }

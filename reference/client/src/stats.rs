@@ -33,6 +33,10 @@ pub struct Stats {
     pub pipelined_sessions: AtomicU64,
     pub legacy_sessions: AtomicU64,
     pub downgrades: AtomicU64,
+    /// Sessions whose node holds replies for retransmits (caps bits 0 and 1, §7.10).
+    pub replay_safe_sessions: AtomicU64,
+    /// Ops of replay-safe sessions sent again after their batch failed (§7.10).
+    pub retried_ops: AtomicU64,
     /// Batches sent and not yet answered.
     pub inflight_batches: AtomicU64,
     /// Ops carried by batches.
@@ -69,6 +73,8 @@ pub struct Snapshot {
     pub pipelined_sessions: u64,
     pub legacy_sessions: u64,
     pub downgrades: u64,
+    pub replay_safe_sessions: u64,
+    pub retried_ops: u64,
     pub inflight_batches: u64,
     pub ops: u64,
     pub open_failures: u64,
@@ -181,6 +187,8 @@ impl Stats {
             pipelined_sessions: get(&self.pipelined_sessions),
             legacy_sessions: get(&self.legacy_sessions),
             downgrades: get(&self.downgrades),
+            replay_safe_sessions: get(&self.replay_safe_sessions),
+            retried_ops: get(&self.retried_ops),
             inflight_batches: get(&self.inflight_batches),
             ops: get(&self.ops),
             open_failures: get(&self.open_failures),
@@ -263,6 +271,16 @@ impl Snapshot {
                         self.legacy_sessions as f64,
                     ),
                 ],
+            ),
+            Family::counter(
+                "replay_safe_sessions",
+                "Sessions whose node holds replies for retransmits (caps bits 0 and 1, PROTOCOL.md 7.10).",
+                self.replay_safe_sessions,
+            ),
+            Family::counter(
+                "retried_ops",
+                "Ops of replay-safe sessions sent again after their batch failed (PROTOCOL.md 7.10).",
+                self.retried_ops,
             ),
             Family::counter(
                 "open_failures",

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CAPS_PIPELINE_SEQ, CODE_SEQ_RELEASED, CODE_SEQ_TIMEOUT, CODE_UNSUPPORTED_OP, b64};
+use crate::{
+    CAPS_PIPELINE_SEQ, CAPS_REPLAY_SAFE, CODE_SEQ_RELEASED, CODE_SEQ_TIMEOUT, CODE_UNSUPPORTED_OP,
+    b64,
+};
 
 /// A reply entry of `r`, or the body of a single-op reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +161,12 @@ impl Reply {
     /// True when `caps` advertises seq ordering (bit 0); other bits are ignored (§7.2).
     pub fn offers_pipelining(&self) -> bool {
         self.caps.is_some_and(|c| c & CAPS_PIPELINE_SEQ != 0)
+    }
+
+    /// True when a connect reply offers replay-safe seq: `caps` bits 0 and 1 (§7.10).
+    pub fn offers_replay_safety(&self) -> bool {
+        let both = CAPS_PIPELINE_SEQ | CAPS_REPLAY_SAFE;
+        self.caps.is_some_and(|c| c & both == both)
     }
 
     /// True when `code` says the op is unsupported (§4.3).

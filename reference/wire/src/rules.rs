@@ -8,8 +8,8 @@
 //! and never a fault. The reply-level faults are one transform of the assembled replies
 //! ([`Rules::finish`]).
 
-use crate::{CAPS_PIPELINE_SEQ, CAPS_REPLAY_SAFE};
 use crate::reply::Reply;
+use crate::{CAPS_PIPELINE_SEQ, CAPS_REPLAY_SAFE};
 
 /// One deliberate bug each, so the conformance suite can prove that its vectors catch real
 /// failures (a suite that cannot fail proves nothing), and so the reference node can stand in

@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use seqtun_wire::client::negotiate::{connect_data_unsupported, open_plan, session_mode};
+use seqtun_wire::client::negotiate::{
+    connect_data_unsupported, open_plan, replay_safe, session_mode,
+};
 use seqtun_wire::client::replies::{OpFailure, OpResult};
 use seqtun_wire::client::{FailureClass, Mode, OpenPlan};
 use seqtun_wire::{BatchOp, Reply};
@@ -28,6 +30,8 @@ pub struct Opened {
     pub stream: TcpStream,
     pub sid: String,
     pub mode: Mode,
+    /// The node holds replies for retransmits (§7.10): failed ops go again.
+    pub replay_safe: bool,
     /// Bytes to send as the first `data` op (a `connect_data` fallback's first bytes).
     pub replay: Vec<u8>,
     /// The node already reported eof in its connect reply.
@@ -189,6 +193,10 @@ async fn finish(
         ctx.pipelining_disabled.is_set(),
         &ctx.faults,
     );
+    let replay_safe = replay_safe(&reply, mode, &ctx.params);
+    if replay_safe {
+        add(&ctx.stats.replay_safe_sessions, 1);
+    }
     add(
         if mode.is_pipelined() {
             &ctx.stats.pipelined_sessions
@@ -216,6 +224,7 @@ async fn finish(
         stream,
         sid: reply.sid.unwrap_or_default(),
         mode,
+        replay_safe,
         replay,
         finished,
     })

@@ -23,6 +23,7 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
         stream,
         sid,
         mode,
+        replay_safe,
         replay,
         finished,
     } = opened;
@@ -32,6 +33,9 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
         return End::Eof;
     }
     let mut p = Pipeline::new(mode, &ctx.params, &ctx.faults, now());
+    if replay_safe {
+        p.make_replay_safe(ctx.params.retry);
+    }
     let sizes = &ctx.mux.sizes;
     p.assume_accepted(sizes.proven_payload(&sid));
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -130,13 +134,20 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
                     break End::Failed("the client is shutting down".into());
                 }
             }
-            () = sleep_until(watchdog), if watchdog.is_some() => p.on_tick(now()),
+            () = sleep_until(watchdog), if watchdog.is_some() => {
+                // The watchdog also fires retries that are due (§7.10).
+                p.on_tick(now());
+                for (token, op) in p.take_resends() {
+                    ctx.mux.submit(op, route(token)).await;
+                }
+            }
         }
         if write_failed {
             break End::AppGone;
         }
     };
     sub(&ctx.stats.held_bytes, held);
+    add(&ctx.stats.retried_ops, p.retried());
     let _ = wr.shutdown().await;
     end
 }

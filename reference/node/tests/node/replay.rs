@@ -30,20 +30,28 @@ async fn a_retransmit_gets_the_held_reply_and_nothing_is_written_twice() {
     let (addr, rec) = sink().await;
     let sid = n.connect(addr).await;
     let first = n.op(data(&sid, 0, Some(0), b"hello")).await;
-    rec.wait("the first write", |r| r.bytes(0) == b"hello").await;
+    rec.wait("the first write", |r| r.bytes(0) == b"hello")
+        .await;
     let again = n.op(data(&sid, 0, Some(0), b"hello")).await;
-    assert_eq!(again, first, "the retransmit must get the reply the original got");
+    assert_eq!(
+        again, first,
+        "the retransmit must get the reply the original got"
+    );
     assert!(held(&n) > 0);
     let (_, stats) = n.get("/stats").await;
     let stats: Value = serde_json::from_slice(&stats).unwrap();
     assert_eq!(stats["held_reply_bytes"], held(&n), "{stats}");
     let (_, metrics) = n.get("/metrics").await;
     let line = format!("seqtun_node_held_reply_bytes {}", held(&n));
-    assert!(String::from_utf8_lossy(&metrics).contains(&line), "no {line}");
+    assert!(
+        String::from_utf8_lossy(&metrics).contains(&line),
+        "no {line}"
+    );
     // The next seq proves the session went on; the sink saw each byte once.
     let next = n.op(data(&sid, 1, Some(1), b"!")).await;
     assert_eq!(next["seq"], 1, "{next}");
-    rec.wait("the second write", |r| r.bytes(0).len() == 6).await;
+    rec.wait("the second write", |r| r.bytes(0).len() == 6)
+        .await;
     assert_eq!(rec.bytes(0), b"hello!");
 }
 
@@ -83,12 +91,22 @@ async fn without_ack_nothing_is_held() {
     let n = node(|_| {}).await;
     let (addr, _rec) = sink().await;
     let sid = n.connect(addr).await;
-    let first = n.op(json!({"op":"data","sid":sid,"seq":0,"d":b64(b"x")})).await;
+    let first = n
+        .op(json!({"op":"data","sid":sid,"seq":0,"d":b64(b"x")}))
+        .await;
     assert!(first["e"].is_null(), "{first}");
     assert_eq!(held(&n), 0);
-    let again = n.op(json!({"op":"data","sid":sid,"seq":0,"d":b64(b"x")})).await;
-    assert!(again["e"].as_str().unwrap().contains("already processed"), "{again}");
-    assert!(again["code"].is_null(), "an old client gets §7.5's error: {again}");
+    let again = n
+        .op(json!({"op":"data","sid":sid,"seq":0,"d":b64(b"x")}))
+        .await;
+    assert!(
+        again["e"].as_str().unwrap().contains("already processed"),
+        "{again}"
+    );
+    assert!(
+        again["code"].is_null(),
+        "an old client gets §7.5's error: {again}"
+    );
 }
 
 #[tokio::test]
@@ -107,7 +125,10 @@ async fn a_copy_of_a_running_seq_waits_for_the_original_and_gets_its_reply() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let copy = within("the copy", n.op(data(&sid, 0, Some(0), b""))).await;
     let original = within("the original", original).await.unwrap();
-    assert_eq!(copy, original, "the copy waits and gets the original's reply");
+    assert_eq!(
+        copy, original,
+        "the copy waits and gets the original's reply"
+    );
     assert_eq!(d(&copy), b"late", "{copy}");
 }
 
@@ -134,7 +155,10 @@ async fn the_session_byte_limit_releases_the_oldest_reply_at_its_edge() {
     let sid = n.connect(addr).await;
     n.op(data(&sid, 0, Some(0), b"0")).await;
     let one = held(&n);
-    assert!(one > 0 && 2 * one <= 128 && 3 * one > 128, "a reply holds {one} bytes");
+    assert!(
+        one > 0 && 2 * one <= 128 && 3 * one > 128,
+        "a reply holds {one} bytes"
+    );
     n.op(data(&sid, 1, Some(0), b"1")).await;
     assert_eq!(held(&n), 2 * one, "two fit in 128 bytes");
     n.op(data(&sid, 2, Some(0), b"2")).await;
@@ -151,7 +175,10 @@ async fn the_node_byte_limit_does_not_hold_a_reply_that_does_not_fit() {
     let b = n.connect(addr).await;
     n.op(data(&a, 0, Some(0), b"0")).await;
     let one = held(&n);
-    assert!(one > 0 && one <= 100 && 2 * one > 100, "a reply holds {one} bytes");
+    assert!(
+        one > 0 && one <= 100 && 2 * one > 100,
+        "a reply holds {one} bytes"
+    );
     n.op(data(&b, 0, Some(0), b"0")).await;
     assert_eq!(held(&n), one, "the second session's reply does not fit");
     let r = n.op(data(&b, 0, Some(0), b"0")).await;

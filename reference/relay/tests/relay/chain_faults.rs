@@ -1,11 +1,13 @@
 //! Each relay fault hitting a live session of the whole chain (app → client → relay → node →
 //! echo origin), placed by a script on a call that carries the session's ops.
 //!
-//! The client never retries a batch (a retried write could reach the origin twice), so most
-//! faults must kill the session they hit; duplicates and held-back calls must not, because the
-//! node's seq gate absorbs them. Either way the app and the origin may only ever see a prefix of
-//! what the other side sent, the stream must end rather than hang, and the next session must
-//! work.
+//! Against a node without replay-safe seq (`caps` 1) the client never sends an op twice (a
+//! retried write could reach the origin twice), so most faults must kill the session they hit;
+//! duplicates and held-back calls must not, because the node's seq gate absorbs them. Against
+//! a replay-safe node (`caps` 3, §7.10) every one of those faults is survived: the failed op
+//! goes again and gets the held reply or runs once. Either way the app and the origin may only
+//! ever see a prefix of what the other side sent, the stream must end rather than hang, and the
+//! next session must work.
 
 use std::sync::Arc;
 
@@ -30,6 +32,8 @@ enum Expect {
     Survives,
     /// The batch fails at the client; the session ends early.
     FailsBatch,
+    /// The batch fails at the client, its ops go again (§7.10), and the stream completes.
+    Retried,
     /// The node refuses the op (duplicate seq); the session ends early.
     NodeRefuses,
     /// A reply comes back without `seq`: the session ends and pipelining is switched off.
@@ -44,9 +48,14 @@ enum Traffic {
 
 /// Runs one session with `action` on call [`FAULT_AT`], checks what the app and the origin saw,
 /// then checks that a new session carries its bytes.
-async fn fault_hits_session(legacy: bool, traffic: Traffic, action: Action, expect: Expect) {
+async fn fault_hits_session(
+    (legacy, replay_safe): (bool, bool),
+    traffic: Traffic,
+    action: Action,
+    expect: Expect,
+) {
     let kind = action.kind();
-    let what = format!("{kind} (legacy {legacy}, {traffic:?})");
+    let what = format!("{kind} (legacy {legacy}, replay-safe {replay_safe}, {traffic:?})");
     let mut script = vec![Action::Pass; FAULT_AT];
     script.push(action);
     let t = e2e(Setup {
@@ -56,6 +65,7 @@ async fn fault_hits_session(legacy: bool, traffic: Traffic, action: Action, expe
             ..FaultPlan::new(7)
         },
         max_op_bytes: (traffic == Traffic::Streaming).then_some(STREAMED_OP),
+        replay_safe,
         ..Setup::default()
     })
     .await;
@@ -80,14 +90,17 @@ async fn fault_hits_session(legacy: bool, traffic: Traffic, action: Action, expe
     );
     let c = t.client.stats.snapshot();
     match expect {
-        Expect::Survives => assert!(seen.complete(), "{what}: {seen:?} {c}"),
+        Expect::Survives | Expect::Retried => assert!(seen.complete(), "{what}: {seen:?} {c}"),
         _ => assert!(
             !seen.complete() && seen.got < data.len(),
             "{what}: the session should have ended early: {seen:?} {c}"
         ),
     }
-    let failed = u64::from(expect == Expect::FailsBatch);
-    assert_eq!(c.failed_batches, failed, "{what}: {c}");
+    let failed = matches!(expect, Expect::FailsBatch | Expect::Retried);
+    assert_eq!(c.failed_batches, u64::from(failed), "{what}: {c}");
+    let retried = expect == Expect::Retried;
+    assert_eq!(c.retried_ops > 0, retried, "{what}: {c}");
+    assert_eq!(c.replay_safe_sessions > 0, replay_safe, "{what}: {c}");
     let downgraded = expect == Expect::Downgrades;
     assert_eq!(t.client.pipelining_disabled(), downgraded, "{what}: {c}");
     assert_eq!(c.downgrades, u64::from(downgraded), "{what}: {c}");
@@ -121,11 +134,11 @@ const EXTRA: Action = Action::ExtraEntry { at: None };
 /// One test per `name: action => expect`, each running [`fault_hits_session`] with the
 /// module's node mode and traffic.
 macro_rules! fault_cases {
-    ($legacy:expr, $traffic:expr; $($name:ident: $action:expr => $expect:ident),* $(,)?) => {
+    ($modes:expr, $traffic:expr; $($name:ident: $action:expr => $expect:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                fault_hits_session($legacy, $traffic, $action, Expect::$expect).await;
+                fault_hits_session($modes, $traffic, $action, Expect::$expect).await;
             }
         )*
     };
@@ -135,7 +148,7 @@ mod pipelined_ping_pong {
     use super::*;
 
     fault_cases! {
-        false, Traffic::PingPong;
+        (false, false), Traffic::PingPong;
         drop_request: Action::DropRequest => FailsBatch,
         drop_reply: Action::DropReply => FailsBatch,
         duplicate_first_reply: DUP_FIRST => Survives,
@@ -153,7 +166,7 @@ mod pipelined_streaming {
     use super::*;
 
     fault_cases! {
-        false, Traffic::Streaming;
+        (false, false), Traffic::Streaming;
         drop_request: Action::DropRequest => FailsBatch,
         drop_reply: Action::DropReply => FailsBatch,
         duplicate_first_reply: DUP_FIRST => Survives,
@@ -170,7 +183,7 @@ mod legacy_ping_pong {
     use super::*;
 
     fault_cases! {
-        true, Traffic::PingPong;
+        (true, false), Traffic::PingPong;
         drop_request: Action::DropRequest => FailsBatch,
         drop_reply: Action::DropReply => FailsBatch,
         hold_back: HOLD => Survives,
@@ -179,5 +192,37 @@ mod legacy_ping_pong {
         short_reply: SHORT => FailsBatch,
         extra_entry: EXTRA => FailsBatch,
         strip_unknown_changes_nothing: Action::StripUnknown => Survives,
+    }
+}
+
+/// Replay-safe sessions (§7.10): every fault that killed a session above is survived, and a
+/// duplicated request's second copy gets the held reply instead of a refusal.
+mod replay_safe_ping_pong {
+    use super::*;
+
+    fault_cases! {
+        (false, true), Traffic::PingPong;
+        drop_request: Action::DropRequest => Retried,
+        drop_reply: Action::DropReply => Retried,
+        duplicate_first_reply: DUP_FIRST => Survives,
+        duplicate_second_reply: DUP_SECOND => Survives,
+        hold_back: HOLD => Survives,
+        decoy: Action::Decoy => Retried,
+        server_error: SERVER_ERROR => Retried,
+        short_reply: SHORT => Retried,
+        extra_entry: EXTRA => Retried,
+    }
+}
+
+mod replay_safe_streaming {
+    use super::*;
+
+    fault_cases! {
+        (false, true), Traffic::Streaming;
+        drop_request: Action::DropRequest => Retried,
+        drop_reply: Action::DropReply => Retried,
+        duplicate_second_reply: DUP_SECOND => Survives,
+        short_reply: SHORT => Retried,
+        extra_entry: EXTRA => Retried,
     }
 }

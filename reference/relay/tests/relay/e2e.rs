@@ -46,6 +46,9 @@ pub struct Setup {
     pub client_faults: ClientFaults,
     /// The node's largest TCP drain; smaller means more polls per download.
     pub node_drain_max: Option<usize>,
+    /// The node holds replies for retransmits (caps bit 1, §7.10), so the client sends a
+    /// failed op again. Off, the node is a #903 node (caps 1) and nothing is retried.
+    pub replay_safe: bool,
 }
 
 impl Default for Setup {
@@ -58,6 +61,7 @@ impl Default for Setup {
             max_op_bytes: None,
             client_faults: ClientFaults::default(),
             node_drain_max: None,
+            replay_safe: false,
         }
     }
 }
@@ -79,6 +83,9 @@ pub async fn e2e(setup: Setup) -> E2e {
     ncfg.params.seq_wait_timeout = Duration::from_secs(3);
     if let Some(max) = setup.node_drain_max {
         ncfg.params.tcp_drain_max = max;
+    }
+    if !setup.replay_safe {
+        ncfg.params.replay_max_held = 0;
     }
     let node = seqtun_node::spawn(ncfg, "127.0.0.1:0".parse().unwrap())
         .await

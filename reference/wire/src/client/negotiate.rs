@@ -48,6 +48,12 @@ pub fn session_mode(
     }
 }
 
+/// Whether a session whose mode is `mode` sends failed ops again (§7.10): only a pipelined
+/// session whose own connect reply had `caps` bits 0 and 1, and only with a retry budget.
+pub fn replay_safe(connect_reply: &Reply, mode: Mode, params: &ClientParams) -> bool {
+    mode.is_pipelined() && connect_reply.offers_replay_safety() && params.retry.max > 0
+}
+
 /// How a session opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenPlan {

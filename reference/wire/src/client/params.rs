@@ -87,6 +87,9 @@ pub struct ClientParams {
     pub no_pipelining: bool,
     pub failed_target_ttl: Duration,
     pub failed_targets_max: usize,
+    /// How often and how long a replay-safe session sends a failed op again (§7.10); a max
+    /// of 0 never retries.
+    pub retry: super::retry::RetryBudget,
 }
 
 impl Default for ClientParams {
@@ -108,6 +111,7 @@ impl Default for ClientParams {
             no_pipelining: false,
             failed_target_ttl: FAILED_TARGET_TTL,
             failed_targets_max: FAILED_TARGETS_MAX,
+            retry: super::retry::RetryBudget::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ use super::faults::ClientFaults;
 use super::negotiate::Mode;
 use super::params::{ClientParams, READ_LADDER};
 use super::replies::{OpFailure, OpResult};
+use super::retry::RetryBudget;
 use super::timeouts::pipelined_reply_timeout;
 
 /// Identifies one op of a session; hand it back with the op's reply.
@@ -78,6 +79,13 @@ struct InFlight {
     reply: Option<OpResult>,
     /// Raw payload bytes the op carries.
     payload: usize,
+    /// The payload itself, kept only on a replay-safe session (it may be sent again, §7.10).
+    bytes: Vec<u8>,
+    /// When the op was first sent, and how many times it was sent again since.
+    first_sent: Instant,
+    resent: u32,
+    /// When the op goes again, while a retry is scheduled.
+    retry_at: Option<Instant>,
 }
 
 /// The state of one session's `data` loop.
@@ -101,8 +109,13 @@ pub struct Pipeline {
     proven: usize,
     /// Bytes of a refused op still to send, before any new app bytes.
     pending: Vec<u8>,
-    /// Ops to submit again, smaller, after the node refused them as too large.
+    /// Ops to submit again: smaller after the node refused them as too large, or the same op
+    /// after its batch failed on a replay-safe session.
     resends: Vec<(OpToken, BatchOp)>,
+    /// The retry budget of a replay-safe session (§7.10); `None`: nothing is sent twice.
+    replay: Option<RetryBudget>,
+    /// Ops sent again so far (the shell's stats).
+    retried: u64,
 }
 
 impl Pipeline {
@@ -129,6 +142,8 @@ impl Pipeline {
             proven: usize::MAX,
             pending: Vec::new(),
             resends: Vec::new(),
+            replay: None,
+            retried: 0,
         }
     }
 
@@ -192,17 +207,24 @@ impl Pipeline {
         }
         let token = self.next_token;
         self.next_token += 1;
+        let keep = self.replay.is_some();
         self.in_flight.push_back(InFlight {
             token,
             seq,
             sent_at: now,
             reply: None,
             payload: bytes.len(),
+            bytes: if keep { bytes.to_vec() } else { Vec::new() },
+            first_sent: now,
+            resent: 0,
+            retry_at: None,
         });
         if self.sid != sid {
             self.sid = sid.to_string();
         }
-        (OpToken(token), BatchOp::data(sid, bytes, seq))
+        let mut op = BatchOp::data(sid, bytes, seq);
+        op.ack = self.current_ack();
+        (OpToken(token), op)
     }
 
     /// The app closed its side: no new ops; replies in flight are still delivered (§7.9).
@@ -227,6 +249,13 @@ impl Pipeline {
         let Some(pos) = self.in_flight.iter().position(|f| f.token == token.0) else {
             return events;
         };
+        if self.in_flight[pos].reply.is_some() {
+            // A later copy of a reply already taken (§7.10: the first wins).
+            return events;
+        }
+        if self.retry(pos, &result, now) {
+            return events;
+        }
         let result = match result {
             Err(OpFailure::TooLarge { payload, max }) => {
                 self.resend_smaller(pos, &payload, max, now);
@@ -324,19 +353,25 @@ impl Pipeline {
         self.in_flight
             .iter()
             .filter(|f| f.reply.is_none())
-            .map(|f| f.sent_at + self.reply_timeout)
+            .map(|f| f.retry_at.unwrap_or(f.sent_at + self.reply_timeout))
             .min()
     }
 
-    /// Ends the session if an op waited past its deadline; never skips to a later reply.
+    /// Sends again the ops whose retry is due ([`Self::take_resends`]); ends the session if an
+    /// op waited past its deadline. Never skips to a later reply.
     pub fn on_tick(&mut self, now: Instant) {
-        if self.deadline().is_some_and(|d| d <= now) {
+        self.resend_due(now);
+        let timed_out = self.in_flight.iter().any(|f| {
+            f.reply.is_none() && f.retry_at.is_none() && f.sent_at + self.reply_timeout <= now
+        });
+        if self.end.is_none() && timed_out {
             self.end = Some(End::ReplyTimeout(self.reply_timeout));
         }
     }
 }
 
 mod resend;
+mod retry;
 
 #[cfg(test)]
 mod props;

@@ -315,7 +315,10 @@ fn an_op_passes_its_ack_to_the_gate_and_holds_its_reply_only_after_its_turn() {
     assert_eq!(j.step(JobInput::Start), JobStep::Arrive { ack: Some(3) });
     assert!(!j.holds_reply(), "no turn yet");
     j.step(JobInput::Arrived(Arrival::Run));
-    assert!(j.holds_reply(), "it runs as its seq: its reply answers a retransmit (§7.10)");
+    assert!(
+        j.holds_reply(),
+        "it runs as its seq: its reply answers a retransmit (§7.10)"
+    );
     let mut dup = acked(b"x", &Rules::seqtun());
     dup.step(JobInput::Start);
     dup.step(JobInput::Arrived(Arrival::Duplicate { expected: 9 }));
