@@ -351,7 +351,12 @@ pub async fn assert_ends_here<R: AsyncRead + Unpin>(rd: &mut R, what: &str) {
 
 /// Bounds an app stream by [`STREAM_LIMIT`]: ending early is allowed, hanging is not.
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(STREAM_LIMIT, f)
+    bounded(what, STREAM_LIMIT, f).await
+}
+
+/// Bounds an app stream by `limit`: ending early is allowed, hanging is not.
+pub async fn bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, f)
         .await
         .unwrap_or_else(|_| panic!("{what}: neither completed nor ended (hung)"))
 }
@@ -359,6 +364,16 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
 /// Writes `data` while reading its echo; stops reading at the end of the echo or of the
 /// stream. A complete echo must then end cleanly when the app half-closes.
 pub async fn echo_streaming(s: TcpStream, data: Arc<Vec<u8>>, what: &str) -> Seen {
+    echo_streaming_within(s, data, what, STREAM_LIMIT).await
+}
+
+/// [`echo_streaming`] with its own liveness bound, for transfers larger than a few MiB.
+pub async fn echo_streaming_within(
+    s: TcpStream,
+    data: Arc<Vec<u8>>,
+    what: &str,
+    limit: Duration,
+) -> Seen {
     let (mut rd, mut wr) = s.into_split();
     let sent = Arc::clone(&data);
     let writer = tokio::spawn(async move {
@@ -370,12 +385,12 @@ pub async fn echo_streaming(s: TcpStream, data: Arc<Vec<u8>>, what: &str) -> See
         }
         Some(wr)
     });
-    let seen = within(what, read_checked(&mut rd, &data, what)).await;
+    let seen = bounded(what, limit, read_checked(&mut rd, &data, what)).await;
     let wr = writer.await.unwrap();
     if seen.complete() {
         let mut wr = wr.expect("every byte was echoed, so every write succeeded");
         wr.shutdown().await.unwrap();
-        within(what, assert_ends_here(&mut rd, what)).await;
+        bounded(what, limit, assert_ends_here(&mut rd, what)).await;
     }
     seen
 }

@@ -12,6 +12,7 @@ mod binary;
 mod chain;
 mod chain_faults;
 mod chain_rewrites;
+mod chain_replay;
 mod chain_seed;
 mod faults;
 mod forwarding;
