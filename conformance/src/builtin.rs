@@ -136,6 +136,9 @@ pub async fn start_node_tweaked(
     if !legacy {
         feats.insert(features::PIPELINE_SEQ.into());
         feats.insert(features::SEQ_ECHO.into());
+        if main.state.rules.replay_safe {
+            feats.insert(features::REPLAY_SAFE.into());
+        }
     }
     let target = NodeTarget {
         label: label.to_string(),

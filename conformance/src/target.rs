@@ -66,10 +66,13 @@ pub enum Feature {
     ConnectData,
     /// The client keeps a session open for downlink after the app shuts down its write side.
     HalfClose,
+    /// `caps` bit 1: the node holds replies for retransmits (§7.10); for a client, failed ops
+    /// of such sessions are sent again.
+    ReplaySafe,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 13] = [
+    pub const ALL: [Feature; 14] = [
         Feature::PipelineSeq,
         Feature::SeqEcho,
         Feature::Udp,
@@ -83,6 +86,7 @@ impl Feature {
         Feature::HttpConnect,
         Feature::ConnectData,
         Feature::HalfClose,
+        Feature::ReplaySafe,
     ];
 
     /// The name vectors and `--feature` use.
@@ -101,6 +105,7 @@ impl Feature {
             Feature::HttpConnect => "http-connect",
             Feature::ConnectData => "connect-data",
             Feature::HalfClose => "half-close",
+            Feature::ReplaySafe => "replay-safe",
         }
     }
 }
@@ -122,6 +127,7 @@ pub mod features {
     pub const HTTP_CONNECT: &str = Feature::HttpConnect.name();
     pub const CONNECT_DATA: &str = Feature::ConnectData.name();
     pub const HALF_CLOSE: &str = Feature::HalfClose.name();
+    pub const REPLAY_SAFE: &str = Feature::ReplaySafe.name();
 }
 
 #[cfg(test)]

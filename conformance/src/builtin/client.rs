@@ -28,7 +28,7 @@ pub struct ClientSetup {
 /// A built-in client target: the reference client with `setup`, one fresh instance per case.
 pub fn client_target(label: &str, params: &Params, setup: ClientSetup) -> ClientTarget {
     // `pipeline-seq` is not assumed: the dialect probe adds it when the client shows it.
-    let feats: BTreeSet<String> = [
+    let mut feats: BTreeSet<String> = [
         features::SOCKS5,
         features::HTTP_CONNECT,
         features::CONNECT_DATA,
@@ -42,6 +42,10 @@ pub fn client_target(label: &str, params: &Params, setup: ClientSetup) -> Client
     .into_iter()
     .map(String::from)
     .collect();
+    // Failed ops of sessions with caps bits 0 and 1 go again (§7.10); no probe can show it.
+    if !setup.no_pipelining {
+        feats.insert(features::REPLAY_SAFE.into());
+    }
     let params_for_launch = params.clone();
     let launch_setup = setup.clone();
     let launcher = Launcher::InProcess(Arc::new(move |url: String, key: String| {

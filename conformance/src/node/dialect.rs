@@ -18,8 +18,9 @@ const HOLD_PROBE: Duration = Duration::from_millis(400);
 pub enum Dialect {
     /// No `caps`, no echo: a pre-#903 node.
     Legacy,
-    /// `caps` bit 0 and seq'd ops ordered: PR #903 (seqtun).
-    Pr903,
+    /// `caps` bit 0 and seq'd ops ordered: PR #903 (seqtun); `replay_safe` when `caps` bit 1
+    /// says the node also holds replies for retransmits (§7.10).
+    Pr903 { replay_safe: bool },
     /// Echoes `seq` without `caps` and without ordering: PR #1115 or alike.
     Pr1115Like,
     /// Answers the probe in a combination no deployed dialect has, e.g. `caps` bit 0 without
@@ -34,7 +35,12 @@ impl Dialect {
     pub fn describe(&self) -> String {
         match self {
             Dialect::Legacy => "legacy (no caps, seq not echoed)".into(),
-            Dialect::Pr903 => "#903 (caps bit 0, seq echoed and ordered)".into(),
+            Dialect::Pr903 { replay_safe: false } => {
+                "#903 (caps bit 0, seq echoed and ordered)".into()
+            }
+            Dialect::Pr903 { replay_safe: true } => {
+                "#903 (caps bit 0, seq echoed and ordered) with replay-safe seq (caps bit 1)".into()
+            }
             Dialect::Pr1115Like => {
                 "#1115-like (echoes seq but does not order it; echo is not ordering)".into()
             }
@@ -47,7 +53,8 @@ impl Dialect {
     pub fn features(&self) -> &'static [&'static str] {
         use crate::target::features::*;
         match self {
-            Dialect::Pr903 => &[PIPELINE_SEQ, SEQ_ECHO],
+            Dialect::Pr903 { replay_safe: false } => &[PIPELINE_SEQ, SEQ_ECHO],
+            Dialect::Pr903 { replay_safe: true } => &[PIPELINE_SEQ, SEQ_ECHO, REPLAY_SAFE],
             Dialect::Pr1115Like => &[SEQ_ECHO],
             Dialect::Inconsistent { caps: true, .. } => &[PIPELINE_SEQ, SEQ_ECHO],
             Dialect::Inconsistent { echo: true, .. } => &[SEQ_ECHO],
@@ -127,10 +134,10 @@ async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> 
         .and_then(Value::as_str)
         .ok_or_else(|| format!("connect to a fixture failed: {reply}"))?
         .to_string();
-    let caps = reply
-        .get("caps")
-        .and_then(Value::as_u64)
-        .is_some_and(|c| c & 1 == 1);
+    let caps_bits = reply.get("caps").and_then(Value::as_u64).unwrap_or(0);
+    let caps = caps_bits & 1 == 1;
+    // Bit 1 means something only beside bit 0 (§7.10).
+    let replay_safe = caps && caps_bits & 2 == 2;
 
     // seq 1 first, alone: an ordering node holds it until seq 0 arrives.
     let (h, t) = (http.clone(), target.clone());
@@ -158,7 +165,7 @@ async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> 
         echo,
     };
     Ok(match (caps, echo, ordered) {
-        (true, true, true) => Dialect::Pr903,
+        (true, true, true) => Dialect::Pr903 { replay_safe },
         (false, false, _) => Dialect::Legacy,
         (false, true, false) => Dialect::Pr1115Like,
         (true, _, false) => odd("advertises caps bit 0 but wrote seq 1 before seq 0"),

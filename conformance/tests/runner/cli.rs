@@ -51,7 +51,10 @@ fn node_run(url: &str, extra: &[&str]) -> Output {
 #[test]
 fn names_the_dialect_of_a_pipelined_and_a_legacy_node() {
     for (legacy, want) in [
-        (false, "#903 (caps bit 0, seq echoed and ordered)"),
+        (
+            false,
+            "#903 (caps bit 0, seq echoed and ordered) with replay-safe seq (caps bit 1)",
+        ),
         (true, "legacy (no caps, seq not echoed)"),
     ] {
         let (_rt, url) = start(legacy);

@@ -337,3 +337,41 @@ fn tcp_polls_that_do_not_refresh_idleness() {
         ],
     );
 }
+
+/// A replay-safe node that answers a retransmit with a fresh drain instead of the held reply:
+/// the downlink the first reply carried is lost (§7.10).
+#[test]
+fn replays_a_fresh_drain_instead_of_the_held_reply() {
+    caught_by(
+        Faults {
+            replays_fresh_drain: true,
+            ..Faults::default()
+        },
+        &["node/replay/retransmit-gets-held-reply-writes-nothing"],
+    );
+}
+
+/// A replay-safe node that runs a retransmit again: the upload is written twice (§7.10).
+#[test]
+fn runs_a_retransmit_twice() {
+    caught_by(
+        Faults {
+            reruns_retransmits: true,
+            ..Faults::default()
+        },
+        &["node/replay/retransmit-gets-held-reply-writes-nothing"],
+    );
+}
+
+/// A client that sends a failed op again under a new seq: the node runs it as new bytes (a
+/// write twice when the first copy ran) and a lost reply stays lost (§7.10).
+#[test]
+fn client_retries_with_a_new_seq() {
+    client_caught_by(
+        ClientFaults {
+            retry_with_new_seq: true,
+            ..ClientFaults::default()
+        },
+        &["client/replay/failed-batch-resends-same-seq-and-payload"],
+    );
+}

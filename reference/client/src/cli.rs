@@ -361,8 +361,15 @@ mod tests {
             "90",
             "--max-batch-bytes",
             "8000000",
+            "--retry-max",
+            "0",
+            "--retry-within-secs",
+            "30",
         ])
         .unwrap();
+        // 0 never sends an op twice, even to a replay-safe node (§7.10).
+        assert_eq!(c.params.retry.max, 0);
+        assert_eq!(c.params.retry.within, Duration::from_secs(30));
         assert_eq!(c.relays.len(), 2);
         // Raised over the deployed 2 MiB for a node known to take more (§6.3).
         assert_eq!(c.params.max_batch_body, 8_000_000);
@@ -404,6 +411,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, ConfigError::SocksAuth));
         assert!(Args::try_parse_from(["seqtun-client", "--depth", "0"]).is_err());
+        assert!(Args::try_parse_from(["seqtun-client", "--retry-within-secs", "0"]).is_err());
     }
 
     fn with_file<T>(json: &str, f: impl FnOnce(&str) -> T) -> T {

@@ -304,6 +304,38 @@ mod tests {
     }
 
     #[test]
+    fn replay_flags_reach_the_params_and_0_held_turns_the_feature_off() {
+        let cfg = parse(&[
+            "--key",
+            "k",
+            "--replay-max-held",
+            "4",
+            "--replay-max-session-bytes",
+            "1000",
+            "--replay-max-node-bytes",
+            "5000",
+        ])
+        .into_config(false)
+        .unwrap();
+        let limits = cfg.params.replay_limits().unwrap();
+        assert_eq!(limits.max_held, 4);
+        assert_eq!(cfg.params.replay_max_session_bytes, 1000);
+        assert_eq!(cfg.params.replay_max_node_bytes, 5000);
+        let off = parse(&["--key", "k", "--replay-max-held", "0"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(off.params.replay_limits(), None);
+        let zero = [
+            "seqtun-node",
+            "--key",
+            "k",
+            "--replay-max-session-bytes",
+            "0",
+        ];
+        assert!(Args::try_parse_from(zero).is_err());
+    }
+
+    #[test]
     fn listen_wins_over_port() {
         let a = parse(&["--key", "k", "--port", "9000"]);
         assert_eq!(a.listen_addr(), "0.0.0.0:9000".parse().unwrap());

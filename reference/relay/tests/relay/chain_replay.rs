@@ -74,12 +74,7 @@ pub struct Outcome {
 
 /// Runs `transfers` echo transfers of `bytes` each way, one after another, through a chain
 /// whose relay injects `rates`; bytes are checked as they arrive (a wrong byte panics).
-pub async fn run(
-    rates: FaultRates,
-    replay_safe: bool,
-    transfers: usize,
-    bytes: usize,
-) -> Outcome {
+pub async fn run(rates: FaultRates, replay_safe: bool, transfers: usize, bytes: usize) -> Outcome {
     let mut plan = FaultPlan {
         rates,
         ..FaultPlan::new(SEED)
@@ -132,8 +127,15 @@ async fn mixed_faults_at_5_and_20_percent_lose_no_replay_safe_transfer() {
     for rate in [0.05, 0.20] {
         let o = run(rates("mixed", rate), true, 1, 64 * MIB).await;
         eprintln!("mixed {rate}: {o:?}");
-        assert_eq!((o.attempted, o.completed, o.lost), (1, 1, 0), "{rate}: {o:?}");
-        assert!(o.faults > 0 && o.retried_ops > 0, "{rate}: nothing was survived: {o:?}");
+        assert_eq!(
+            (o.attempted, o.completed, o.lost),
+            (1, 1, 0),
+            "{rate}: {o:?}"
+        );
+        assert!(
+            o.faults > 0 && o.retried_ops > 0,
+            "{rate}: nothing was survived: {o:?}"
+        );
     }
 }
 
@@ -151,7 +153,10 @@ async fn each_fault_kind_alone_at_20_percent_loses_no_replay_safe_transfer() {
 async fn against_a_node_without_bit_1_transfers_end_cleanly() {
     let o = run(rates("mixed", 0.20), false, 3, 4 * MIB).await;
     eprintln!("caps 1, mixed 0.2: {o:?}");
-    assert_eq!(o.retried_ops, 0, "nothing is retried without caps bit 1: {o:?}");
+    assert_eq!(
+        o.retried_ops, 0,
+        "nothing is retried without caps bit 1: {o:?}"
+    );
     assert_eq!(o.completed + o.lost, o.attempted);
     assert!(o.lost > 0, "20% faults should end some transfer: {o:?}");
 }
@@ -163,7 +168,9 @@ async fn against_a_node_without_bit_1_transfers_end_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "ten minutes; prints the fault table of docs/RELIABILITY.md"]
 async fn fault_table() {
-    println!("| faults | rate | node | attempted | completed | wrong bytes | lost | ops sent again | faults dealt / calls |");
+    println!(
+        "| faults | rate | node | attempted | completed | wrong bytes | lost | ops sent again | faults dealt / calls |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for kind in KINDS.iter().copied().chain(["mixed"]) {
         for rate in [0.05, 0.20] {

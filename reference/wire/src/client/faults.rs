@@ -18,6 +18,9 @@ pub struct ClientFaults {
     /// and a 413 fails the batch's ops instead of being repacked (§6.3). The compatibility
     /// matrix uses it to show the upload break deployed nodes cause.
     pub ignore_body_limit: bool,
+    /// Sends a failed op of a replay-safe session again under a new `seq` instead of its own
+    /// (§7.10): the node runs it as new bytes, and a reply that was lost stays lost.
+    pub retry_with_new_seq: bool,
 }
 
 impl ClientFaults {
@@ -28,5 +31,6 @@ impl ClientFaults {
             || self.ignore_missing_seq
             || self.positional_replies
             || self.ignore_body_limit
+            || self.retry_with_new_seq
     }
 }

@@ -79,6 +79,10 @@ impl Pipeline {
             slot.retry_at = None;
             slot.resent += 1;
             slot.sent_at = now;
+            if self.faults.retry_with_new_seq {
+                slot.seq = Some(self.next_seq);
+                self.next_seq += 1;
+            }
             let mut op = BatchOp::data(&self.sid, &slot.bytes, slot.seq);
             op.ack = ack;
             self.resends.push((OpToken(slot.token), op));
