@@ -26,6 +26,10 @@ pub struct WireFacts {
     pub wrong_echo: usize,
     /// A `connect` / `connect_data` reply had `caps` bit 0.
     pub caps_offered: bool,
+    /// A connect reply had `caps` bits 0 and 1: replay-safe seq offered (§7.10).
+    pub replay_offered: bool,
+    /// `data` ops carrying `ack`: the client took the offer.
+    pub acked_ops: usize,
 }
 
 /// The kind of conversation a cell had.
@@ -87,9 +91,11 @@ impl WireFacts {
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
                 self.caps_offered |= caps & 1 == 1;
+                self.replay_offered |= caps & 3 == 3;
             }
             Some("data") => {
                 self.data_ops += 1;
+                self.acked_ops += usize::from(op.get("ack").is_some());
                 let Some(seq) = op.get("seq") else { return };
                 self.seq_ops += 1;
                 match reply.and_then(|r| r.get("seq")) {

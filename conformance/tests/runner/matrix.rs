@@ -63,6 +63,15 @@ fn the_standard_matrix_shows_what_each_pairing_agrees_on() {
     // The deployed #903 node's divergences (2 MiB bodies, no poll preemption, ...) do not
     // break a seqtun client, nor three sessions uploading full ops at once.
     expect(&m, C903, N903LIKE, Wire::Pipelined, true);
+    // Replay-safe seq (§7.10) is taken where it is offered and never sent where it is not: a
+    // #903 node without caps bit 1 still works with a client that retries.
+    let ours = &m.cell(C903, N903).unwrap().facts;
+    assert!(ours.replay_offered && ours.acked_ops > 0, "{ours:?}");
+    let deployed = &m.cell(C903, N903LIKE).unwrap().facts;
+    assert!(
+        !deployed.replay_offered && deployed.acked_ops == 0,
+        "{deployed:?}"
+    );
     for node in [N903, NLEGACY, N903LIKE, NMAIN] {
         expect(&m, CLEGACY, node, Wire::Legacy, true);
     }
