@@ -67,6 +67,8 @@ pub struct Outcome {
     pub completed: usize,
     pub lost: usize,
     pub refused_opens: usize,
+    /// Opens granted early whose connect was lost; the app opened again.
+    pub failed_opens: usize,
     pub retried_ops: u64,
     pub calls: u64,
     pub faults: u64,
@@ -92,25 +94,13 @@ pub async fn run(rates: FaultRates, replay_safe: bool, transfers: usize, bytes: 
     let mut out = Outcome::default();
     for id in 0..transfers {
         let data = Arc::new(stream_bytes(id as u64, bytes));
-        let mut opened = None;
-        for _ in 0..OPEN_TRIES {
-            match t.try_open(echo.addr).await {
-                Ok(s) => {
-                    opened = Some(s);
-                    break;
-                }
-                Err(_) => out.refused_opens += 1,
-            }
-        }
-        let Some(s) = opened else { continue };
-        out.attempted += 1;
         let what = format!("transfer {id} (replay-safe {replay_safe})");
-        let seen = echo_streaming_within(s, data, &what, TRANSFER_LIMIT).await;
-        if seen.complete() {
-            out.completed += 1;
-        } else {
-            out.lost += 1;
+        match transfer(&t, echo.addr, data, &what, &mut out).await {
+            Some(true) => out.completed += 1,
+            Some(false) => out.lost += 1,
+            None => continue,
         }
+        out.attempted += 1;
     }
     let c = t.client.stats.snapshot();
     let r = t.relay.stats();
@@ -118,6 +108,34 @@ pub async fn run(rates: FaultRates, replay_safe: bool, transfers: usize, bytes: 
     out.calls = r.calls;
     out.faults = r.faults.values().sum();
     out
+}
+
+/// One transfer as an app makes it: an open the client refused, or one that failed before a
+/// byte came back (the connect's call was lost: an optimistic open already granted it, §6.7),
+/// is opened again, up to [`OPEN_TRIES`] times. `None`: never opened; else whether every byte
+/// came back.
+async fn transfer(
+    t: &E2e,
+    origin: std::net::SocketAddr,
+    data: Arc<Vec<u8>>,
+    what: &str,
+    out: &mut Outcome,
+) -> Option<bool> {
+    for _ in 0..OPEN_TRIES {
+        let failed_opens = t.client.stats.snapshot().open_failures;
+        let Ok(s) = t.try_open(origin).await else {
+            out.refused_opens += 1;
+            continue;
+        };
+        let seen = echo_streaming_within(s, Arc::clone(&data), what, TRANSFER_LIMIT).await;
+        let open_failed = t.client.stats.snapshot().open_failures > failed_opens;
+        if !seen.complete() && seen.got == 0 && open_failed {
+            out.failed_opens += 1;
+            continue;
+        }
+        return Some(seen.complete());
+    }
+    None
 }
 
 const MIB: usize = 1 << 20;
