@@ -2,31 +2,13 @@
 //! the reference client's real binary, and a client that answers every case with exit code 89.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::support::{conform, count, report, text};
 
 /// The `seqtun-client` binary, built if this test run has not built it yet (`cargo test -p
 /// seqtun-conform` alone does not build other packages' binaries).
 fn client_binary() -> PathBuf {
-    let conform = PathBuf::from(env!("CARGO_BIN_EXE_seqtun-conform"));
-    let bin = conform.with_file_name(format!("seqtun-client{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "seqtun-client",
-                "--bin",
-                "seqtun-client",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build seqtun-client");
-    }
-    assert!(bin.exists(), "{} is missing after the build", bin.display());
-    bin
+    crate::console::binary("seqtun-client")
 }
 
 #[test]
