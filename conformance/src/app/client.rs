@@ -100,18 +100,12 @@ pub async fn probe(
     let dialect = crate::client::detect(&t)
         .await
         .map_err(|e| setup::error(format!("target {}: the dialect probe failed: {e}", t.label)))?;
-    for f in dialect.features() {
-        t.features.insert((*f).to_string());
-    }
-    for f in denied {
-        t.features.remove(f);
-    }
-    console.line(&format!("target {}: {}", t.label, dialect.describe()));
-    let mut info = TargetInfo::probed(
-        &t.label,
-        "client",
-        (dialect.describe(), dialect.short()),
-        &t.features,
+    let mut info = super::settle(
+        console,
+        (&t.label, "client"),
+        (dialect.describe(), dialect.short(), dialect.features()),
+        denied,
+        &mut t.features,
         &t.params,
     );
     info.in_process = matches!(t.launcher, Launcher::InProcess(_));

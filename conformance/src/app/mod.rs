@@ -51,6 +51,26 @@ pub fn main_with(cli: Cli) -> ExitCode {
     }
 }
 
+/// Settles a probed target's features (what its dialect implies added, what the user denied
+/// removed), says what the probe found, and starts the target's report entry.
+fn settle(
+    console: &Console,
+    (label, role): (&str, &'static str),
+    (describe, short, implied): (String, &str, &[&str]),
+    denied: &[String],
+    features: &mut std::collections::BTreeSet<String>,
+    params: &crate::expr::Params,
+) -> crate::report::model::TargetInfo {
+    for f in implied {
+        features.insert((*f).to_string());
+    }
+    for f in denied {
+        features.remove(f);
+    }
+    console.line(&format!("target {label}: {describe}"));
+    crate::report::model::TargetInfo::probed(label, role, (describe, short), features, params)
+}
+
 fn console_for(common: &Common) -> Console {
     Console::stdio(common.test.format(), common.test.color)
 }

@@ -234,18 +234,12 @@ pub async fn probe_dialect(
     let dialect = crate::node::detect(&t, &http.at_most(PROBE_TIMEOUT))
         .await
         .map_err(|e| setup::error(format!("target {}: {e}", t.label)))?;
-    for f in dialect.features() {
-        t.features.insert((*f).to_string());
-    }
-    for f in denied {
-        t.features.remove(f);
-    }
-    console.line(&format!("target {}: {}", t.label, dialect.describe()));
-    let mut info = TargetInfo::probed(
-        &t.label,
-        "node",
-        (dialect.describe(), dialect.short()),
-        &t.features,
+    let mut info = super::settle(
+        console,
+        (&t.label, "node"),
+        (dialect.describe(), dialect.short(), dialect.features()),
+        denied,
+        &mut t.features,
         &t.params,
     );
     info.url = Some(t.relay_url.clone().unwrap_or_else(|| t.url.clone()));

@@ -115,27 +115,43 @@ pub fn chromium_dom(html: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The HTML report of the main job (a few cases, and the matrix) in a real browser: the page
-/// shows every target's counts as the JSON report has them, the coloured matrix with all its
-/// cells, and it loads nothing from the network.
+/// The page has loaded nothing from the network and runs no script.
+fn self_contained(html: &Path) {
+    let page = std::fs::read_to_string(html).unwrap();
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http") && !page.contains("<script"),
+        "self-contained"
+    );
+}
+
+/// The HTML report of two targets in a real browser: each target's card shows its counts as
+/// the JSON report has them (a soft failure among them), the failure is there with its replay
+/// command, and the comparison table has a column per target.
 #[test]
-fn the_html_report_renders_counts_and_matrix_in_chromium() {
+fn the_html_report_renders_counts_failures_and_comparison_in_chromium() {
+    let (_rt, soft) = crate::cli::start_tweaked(false, |c| c.faults.missing_key_is_bad_json = true);
+    let (_rt2, legacy) = crate::cli::start(true);
     let dir = tempfile::tempdir().unwrap();
     let (html, json) = (dir.path().join("r.html"), dir.path().join("r.json"));
     let out = conform(&[
-        "node/transport/",
-        "--matrix",
+        "node",
+        "--url",
+        &soft,
+        "--url",
+        &legacy,
+        "--key",
+        KEY,
+        "--profile",
+        "fast",
+        "node/auth/",
+        "node/seq/hold-later-seq",
         "--report-html",
         html.to_str().unwrap(),
         "--report-json",
         json.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let page = std::fs::read_to_string(&html).unwrap();
-    assert!(
-        !page.contains("src=\"http") && !page.contains("href=\"http") && !page.contains("<script"),
-        "self-contained"
-    );
+    self_contained(&html);
     let Some(dom) = chromium_dom(&html) else {
         return;
     };
@@ -147,14 +163,37 @@ fn the_html_report_renders_counts_and_matrix_in_chromium() {
             .find(|c| c.starts_with(label))
             .unwrap_or_else(|| panic!("{label}: {dom}"));
         let card = &card[..card.find("</div>").unwrap()];
-        for (grade, key) in [("pass", "pass"), ("ignored", "ignored"), ("fail", "fail")] {
+        for (grade, key) in [
+            ("pass", "pass"),
+            ("soft-fail", "soft_fail"),
+            ("ignored", "ignored"),
+            ("fail", "fail"),
+        ] {
             let want = format!("data-grade=\"{grade}\">{} {grade}</span>", t["totals"][key]);
             assert!(card.contains(&want), "{label}: {want} in {card}");
         }
     }
+    assert_eq!(r["totals"]["soft_fail"], 1, "{r}");
+    let failures = &dom[dom.find("id=\"failures\"").unwrap()..];
+    assert!(
+        failures.starts_with("id=\"failures\">Failures (1)"),
+        "{failures}"
+    );
+    assert!(
+        failures.contains("missing-key-nginx-404-runs-nothing") && failures.contains("replay:"),
+        "{failures}"
+    );
+    assert!(dom.contains("Comparison of 2 targets (node role)"), "{dom}");
+}
+
+/// The matrix of a `--matrix-only` report, in a real browser: a coloured table with every cell.
+pub fn matrix_renders(html: &Path) {
+    self_contained(html);
+    let Some(dom) = chromium_dom(html) else {
+        return;
+    };
     let matrix = &dom[dom.find("id=\"matrix\"").expect("the matrix table")..];
     let matrix = &matrix[..matrix.find("</table>").unwrap()];
     assert_eq!(matrix.matches("class=\"cell ").count(), 12, "{matrix}");
     assert!(matrix.contains("class=\"cell ok\""), "coloured: {matrix}");
-    assert!(dom.contains("Comparison of 3 targets (node role)"), "{dom}");
 }

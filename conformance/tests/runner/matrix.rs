@@ -135,12 +135,19 @@ fn a_cell_that_cannot_finish_in_time_is_a_timeout_not_a_hang() {
     );
 }
 
-/// `--matrix-only` runs the matrix without the cases, prints it and adds it to the JSON report.
+/// `--matrix-only` runs the matrix without the cases, prints it and adds it to the JSON and
+/// HTML reports (the page is rendered in headless Chromium).
 #[test]
-fn the_main_job_prints_the_matrix_last_and_reports_it() {
+fn the_main_job_prints_the_matrix_and_reports_it() {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let out = conform(&["--matrix-only", "--report-json", json.to_str().unwrap()]);
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let out = conform(&[
+        "--matrix-only",
+        "--report-json",
+        json.to_str().unwrap(),
+        "--report-html",
+        html.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.lines().any(|l| l == render::TITLE), "{stdout}");
@@ -154,6 +161,7 @@ fn the_main_job_prints_the_matrix_last_and_reports_it() {
     assert_eq!(cells.len(), 12, "{report}");
     assert_eq!(report["matrix"]["broken"], 0);
     assert!(report["cases"].is_array(), "the case report is still there");
+    crate::html::matrix_renders(&html);
 }
 
 /// The break the field run found (seqtun-client's uploads through a deployed node), which the
