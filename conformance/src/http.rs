@@ -187,39 +187,7 @@ impl Http {
                     payload = Vec::new();
                     continue;
                 }
-                let content_type = resp
-                    .headers()
-                    .get(CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let gz = resp
-                    .headers()
-                    .get(CONTENT_ENCODING)
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-                let raw = Limited::new(resp.into_body(), self.max_body)
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        if e.is::<LengthLimitError>() {
-                            HttpError::TooLarge(target.clone(), self.max_body, "")
-                        } else {
-                            HttpError::Transport(target.clone(), e.to_string())
-                        }
-                    })?
-                    .to_bytes();
-                let body = if gz {
-                    gunzip(&raw, self.max_body).map_err(|e| match e {
-                        InflateError::TooLarge(n) => {
-                            HttpError::TooLarge(target.clone(), n, " once inflated")
-                        }
-                        InflateError::Corrupt(e) => {
-                            HttpError::Transport(target.clone(), format!("gzip: {e}"))
-                        }
-                    })?
-                } else {
-                    raw.to_vec()
-                };
+                let (content_type, body) = self.read(resp, &target).await?;
                 return Ok((status.as_u16(), content_type, body));
             }
             Err(HttpError::Redirects(url.to_string()))
@@ -236,6 +204,47 @@ impl Http {
             body: reply,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// The reply's content type and body, read within the size budget and inflated (within it
+    /// again) when gzip.
+    async fn read(
+        &self,
+        resp: hyper::Response<hyper::body::Incoming>,
+        target: &str,
+    ) -> Result<(String, Vec<u8>), HttpError> {
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let content_type = header(CONTENT_TYPE);
+        let gz = header(CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
+        let raw = Limited::new(resp.into_body(), self.max_body)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    HttpError::TooLarge(target.to_string(), self.max_body, "")
+                } else {
+                    HttpError::Transport(target.to_string(), e.to_string())
+                }
+            })?
+            .to_bytes();
+        if !gz {
+            return Ok((content_type, raw.to_vec()));
+        }
+        let body = gunzip(&raw, self.max_body).map_err(|e| match e {
+            InflateError::TooLarge(n) => {
+                HttpError::TooLarge(target.to_string(), n, " once inflated")
+            }
+            InflateError::Corrupt(e) => {
+                HttpError::Transport(target.to_string(), format!("gzip: {e}"))
+            }
+        })?;
+        Ok((content_type, body))
     }
 }
 

@@ -46,45 +46,10 @@ pub fn run(rt: &tokio::runtime::Runtime, cli: &Cli, console: Arc<Console>) -> Ex
             Some(crate::matrix::after_builtin(rt, &params, console))
         }));
     }
-    let started = rt.block_on(async {
-        let pipelined = crate::builtin::start_node("seqtun-node", &params, false).await?;
-        let legacy = crate::builtin::start_node("seqtun-node-legacy", &params, true).await?;
-        let relayed =
-            crate::builtin::relay::start_node_behind_relay("seqtun-node-via-relay", &params)
-                .await?;
-        Ok::<_, std::io::Error>(vec![pipelined, legacy, relayed])
-    });
-    let nodes = match started {
-        Ok(n) => n,
-        Err(e) => {
-            return setup::error(format!("cannot start the reference nodes on loopback: {e}"));
-        }
+    let (nodes, targets) = match rt.block_on(start(&params, &session.http, &console)) {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    let mut targets = Targets::default();
-    for n in &nodes {
-        let probed = rt.block_on(super::node::probe_dialect(
-            n.target.clone(),
-            &session.http,
-            &[],
-            &console,
-        ));
-        let (t, mut info) = match probed {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
-        info.profile = "fast".into();
-        targets.nodes.push(Arc::new(t));
-        targets.infos.push(info);
-    }
-    for t in crate::builtin::client_targets(&params) {
-        match rt.block_on(super::client::probe(t, &[], &console, "fast")) {
-            Ok((t, info)) => {
-                targets.clients.push(Arc::new(t));
-                targets.infos.push(info);
-            }
-            Err(code) => return code,
-        }
-    }
     // A filter or a listing asks for particular cases; the matrix is for the whole job, unless
     // --matrix asks for it.
     let matrix = !common.test.list && (common.test.filters.is_empty() || cli.matrix);
@@ -99,4 +64,36 @@ pub fn run(rt: &tokio::runtime::Runtime, cli: &Cli, console: Arc<Console>) -> Ex
         }
     });
     code
+}
+
+/// Starts the in-process nodes and probes them and the in-process clients, as any target is.
+async fn start(
+    params: &crate::expr::Params,
+    http: &crate::http::Http,
+    console: &Console,
+) -> Result<(Vec<crate::builtin::BuiltinNode>, Targets), ExitCode> {
+    let started = async {
+        let pipelined = crate::builtin::start_node("seqtun-node", params, false).await?;
+        let legacy = crate::builtin::start_node("seqtun-node-legacy", params, true).await?;
+        let relayed =
+            crate::builtin::relay::start_node_behind_relay("seqtun-node-via-relay", params).await?;
+        Ok::<_, std::io::Error>(vec![pipelined, legacy, relayed])
+    };
+    let nodes = started
+        .await
+        .map_err(|e| setup::error(format!("cannot start the reference nodes on loopback: {e}")))?;
+    let mut targets = Targets::default();
+    for n in &nodes {
+        let (t, mut info) =
+            super::node::probe_dialect(n.target.clone(), http, &[], console).await?;
+        info.profile = "fast".into();
+        targets.nodes.push(Arc::new(t));
+        targets.infos.push(info);
+    }
+    for t in crate::builtin::client_targets(params) {
+        let (t, info) = super::client::probe(t, &[], console, "fast").await?;
+        targets.clients.push(Arc::new(t));
+        targets.infos.push(info);
+    }
+    Ok((nodes, targets))
 }
