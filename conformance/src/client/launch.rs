@@ -274,7 +274,10 @@ async fn start_command(template: &str, relay_url: &str, key: &str) -> Result<Sta
     };
     let mut lines = BufReader::new(stdout);
     let found = tokio::time::timeout(STARTUP_LIMIT, listening(&mut lines, want_socks, want_http));
-    let (socks, http) = found.await.unwrap_or_default();
+    let found = found.await;
+    // `Err` here: the time ran out (rather than stdout ending).
+    let found_nothing_in_time = found.as_ref().err().map(|_| ());
+    let (socks, http) = found.unwrap_or_default();
     // Keep draining stdout so the client never blocks on a full pipe.
     tokio::spawn(async move {
         let mut buf = [0u8; 4096];
@@ -295,10 +298,18 @@ async fn start_command(template: &str, relay_url: &str, key: &str) -> Result<Sta
         // Give the stderr reader a moment to see the end of the pipe.
         tokio::time::sleep(Duration::from_millis(50)).await;
         let tail = tail_text(&tail);
+        let said = if tail.is_empty() {
+            String::new()
+        } else {
+            format!("; its stderr ends: {tail}")
+        };
         return Err(match status {
             Ok(Ok(s)) if s.code() == Some(EXIT_UNSUPPORTED) => LaunchError::Unsupported(tail),
+            Ok(Ok(s)) if found_nothing_in_time.is_none() => LaunchError::Failed(format!(
+                "`{cmd}` exited ({s}) without printing a `listening on` line{said}"
+            )),
             _ => LaunchError::Failed(format!(
-                "`{cmd}` printed no `listening on` line within {STARTUP_LIMIT:?}: {tail}"
+                "`{cmd}` printed no `listening on` line within {STARTUP_LIMIT:?}{said}"
             )),
         });
     }

@@ -24,7 +24,7 @@ pub fn build(targets: &[TargetInfo], results: &[CaseResult]) -> Vec<Comparison> 
             }
         }
         ids.sort_by(|a, b| a.id.cmp(&b.id));
-        let rows = ids
+        let rows: Vec<Row> = ids
             .into_iter()
             .map(|first| {
                 let results: Vec<Option<String>> = cols
@@ -47,6 +47,9 @@ pub fn build(targets: &[TargetInfo], results: &[CaseResult]) -> Vec<Comparison> 
                 }
             })
             .collect();
+        if rows.is_empty() {
+            continue;
+        }
         out.push(Comparison {
             role,
             columns: cols

@@ -77,3 +77,25 @@ fn a_client_that_exits_89_is_unsupported_not_failed() {
     assert_eq!(count(&r, "fail"), 0, "{t}");
     assert!(count(&r, "unsupported") >= 5, "{t}");
 }
+
+/// A client that does not start fails the probe: a setup error (exit 2) saying what happened,
+/// not one failed case per vector.
+#[test]
+fn a_client_that_does_not_start_stops_the_run_at_the_probe() {
+    let out = conform(&[
+        "client",
+        "--cmd",
+        "echo boom >&2; exit 3 # {socks}",
+        "--profile",
+        "fast",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(
+            "exited (exit status: 3) without printing a `listening on` line; its stderr ends: boom"
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("\nrunning "), "{t}");
+}
