@@ -94,7 +94,7 @@ async fn interrupted() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
     }
-    crate::client::launch::groups::kill_all();
+    crate::client::group::groups::kill_all();
     eprintln!("seqtun-conform: interrupted; stopped the clients it had started");
     std::process::exit(i32::from(EXIT_INTERRUPTED));
 }

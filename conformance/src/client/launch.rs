@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
+use super::group::{groups, kill_group, supervise};
+
 /// Exit code a client uses to say "I do not implement what this case needs" (QUIC interop
 /// runner convention): the case is reported UNSUPPORTED, not FAILED.
 pub const EXIT_UNSUPPORTED: i32 = 89;
@@ -83,96 +85,6 @@ pub type ExitSlot = Arc<std::sync::Mutex<Option<Option<i32>>>>;
 const MAX_LINE: u64 = 4096;
 /// How much of the client's stderr is kept for error messages.
 const STDERR_TAIL: usize = 4096;
-
-/// Keeps the child's whole process group alive; dropping it kills the group.
-///
-/// The template runs under `sh -c`, and a client may fork (or the shell may, for `a && b`), so
-/// killing the shell alone left one orphaned client per case behind. Each command gets a
-/// process group of its own, and the whole group is killed when the case lets go of it.
-struct Group {
-    pgid: Option<u32>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(pgid) = self.pgid {
-            kill_group(pgid);
-        }
-    }
-}
-
-/// Kills every process in the group `pgid`. The kernel does not hand out a pid that is still a
-/// group's id, so while any member lives this cannot hit another process.
-fn kill_group(pgid: u32) {
-    groups::forget(pgid);
-    #[cfg(unix)]
-    if let Some(pid) = i32::try_from(pgid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-}
-
-/// The process groups of clients still running, so an interrupted run (Ctrl-C, SIGTERM) ends
-/// them too: they are not in the terminal's foreground group, so its Ctrl-C never reaches them.
-pub mod groups {
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
-
-    static LIVE: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
-
-    pub(super) fn remember(pgid: u32) {
-        if let Ok(mut l) = LIVE.lock() {
-            l.insert(pgid);
-        }
-    }
-
-    pub(super) fn forget(pgid: u32) {
-        if let Ok(mut l) = LIVE.lock() {
-            l.remove(&pgid);
-        }
-    }
-
-    /// Kills every client process group still running.
-    pub fn kill_all() {
-        let live: Vec<u32> = LIVE
-            .lock()
-            .map(|l| l.iter().copied().collect())
-            .unwrap_or_default();
-        for pgid in live {
-            super::kill_group(pgid);
-        }
-    }
-}
-
-/// Owns the child in a task that records its exit; the returned guard kills its group.
-fn supervise(mut child: Child, pgid: Option<u32>) -> (Box<dyn Send>, ExitSlot) {
-    let exited = Arc::new(std::sync::Mutex::new(None));
-    let e2 = Arc::clone(&exited);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        tokio::select! {
-            status = child.wait() => {
-                if let Ok(mut e) = e2.lock() {
-                    *e = Some(status.ok().and_then(|s| s.code()));
-                }
-            }
-            _ = stopped => {
-                let _ = child.kill().await;
-            }
-        }
-    });
-    let guard = Group {
-        pgid,
-        stop: Some(stop),
-    };
-    (Box::new(guard), exited)
-}
 
 /// Reads the child's stderr to its end, keeping the last [`STDERR_TAIL`] bytes, so the client
 /// never blocks on a full pipe and a failure can quote it.
@@ -276,7 +188,7 @@ async fn start_command(template: &str, relay_url: &str, key: &str) -> Result<Sta
     let found = tokio::time::timeout(STARTUP_LIMIT, listening(&mut lines, want_socks, want_http));
     let found = found.await;
     // `Err` here: the time ran out (rather than stdout ending).
-    let found_nothing_in_time = found.as_ref().err().map(|_| ());
+    let timed_out = found.is_err();
     let (socks, http) = found.unwrap_or_default();
     // Keep draining stdout so the client never blocks on a full pipe.
     tokio::spawn(async move {
@@ -284,34 +196,7 @@ async fn start_command(template: &str, relay_url: &str, key: &str) -> Result<Sta
         while let Ok(1..) = lines.read(&mut buf).await {}
     });
     if (want_socks && socks.is_none()) || (want_http && http.is_none()) {
-        let status = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
-        if let Some(g) = pgid {
-            kill_group(g);
-        }
-        let _ = child.start_kill();
-        let status = match status {
-            Ok(s) => Ok(s),
-            Err(_) => tokio::time::timeout(Duration::from_secs(2), child.wait())
-                .await
-                .map_err(|_| ()),
-        };
-        // Give the stderr reader a moment to see the end of the pipe.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let tail = tail_text(&tail);
-        let said = if tail.is_empty() {
-            String::new()
-        } else {
-            format!("; its stderr ends: {tail}")
-        };
-        return Err(match status {
-            Ok(Ok(s)) if s.code() == Some(EXIT_UNSUPPORTED) => LaunchError::Unsupported(tail),
-            Ok(Ok(s)) if found_nothing_in_time.is_none() => LaunchError::Failed(format!(
-                "`{cmd}` exited ({s}) without printing a `listening on` line{said}"
-            )),
-            _ => LaunchError::Failed(format!(
-                "`{cmd}` printed no `listening on` line within {STARTUP_LIMIT:?}{said}"
-            )),
-        });
+        return Err(not_started(child, pgid, &tail, &cmd, timed_out).await);
     }
     let (guard, exited) = supervise(child, pgid);
     Ok(Started {
@@ -320,4 +205,44 @@ async fn start_command(template: &str, relay_url: &str, key: &str) -> Result<Sta
         guard,
         exited,
     })
+}
+
+/// Why a client that printed no (or not every) `listening on` line did not start: it exited
+/// (89: unsupported; else its status), or the time ran out; with the end of its stderr. Its
+/// group is ended first.
+async fn not_started(
+    mut child: Child,
+    pgid: Option<u32>,
+    tail: &std::sync::Mutex<Vec<u8>>,
+    cmd: &str,
+    timed_out: bool,
+) -> LaunchError {
+    let status = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
+    if let Some(g) = pgid {
+        kill_group(g);
+    }
+    let _ = child.start_kill();
+    let status = match status {
+        Ok(s) => Ok(s),
+        Err(_) => tokio::time::timeout(Duration::from_secs(2), child.wait())
+            .await
+            .map_err(|_| ()),
+    };
+    // Give the stderr reader a moment to see the end of the pipe.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let tail = tail_text(tail);
+    let said = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ends: {tail}")
+    };
+    match status {
+        Ok(Ok(s)) if s.code() == Some(EXIT_UNSUPPORTED) => LaunchError::Unsupported(tail),
+        Ok(Ok(s)) if !timed_out => LaunchError::Failed(format!(
+            "`{cmd}` exited ({s}) without printing a `listening on` line{said}"
+        )),
+        _ => LaunchError::Failed(format!(
+            "`{cmd}` printed no `listening on` line within {STARTUP_LIMIT:?}{said}"
+        )),
+    }
 }

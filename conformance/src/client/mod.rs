@@ -5,6 +5,7 @@
 pub mod app;
 mod dialect;
 pub mod fake;
+pub mod group;
 pub mod launch;
 mod steps;
 mod uploads;
