@@ -91,6 +91,9 @@ fn quick_skips_the_cases_that_wait_for_deployed_timeouts_and_says_why() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("estimate: 1 case on 1 target, at least"), "{t}");
+    // The default lanes: 8 cases at once (measured in app/session.rs), not libtest's one per
+    // core, which left a timer-bound suite waiting.
+    assert!(t.contains(" with 8 at a time "), "{t}");
     assert!(
         t.contains("--quick: skipping 5 cases that wait for deployed timeouts"),
         "{t}"
