@@ -42,15 +42,15 @@ pub fn run(rt: &tokio::runtime::Runtime, args: &ClientArgs, console: Arc<Console
         Ok(e) => e,
         Err(code) => return code,
     };
-    let mut feats: BTreeSet<String> = ["connect-data", "half-close"]
+    let mut feats: BTreeSet<String> = [features::CONNECT_DATA, features::HALF_CLOSE]
         .into_iter()
         .map(String::from)
         .collect();
     if socks {
-        feats.insert("socks5".into());
+        feats.insert(features::SOCKS5.into());
     }
     if http_front {
-        feats.insert("http-connect".into());
+        feats.insert(features::HTTP_CONNECT.into());
     }
     feats.insert(
         if args.outer {
