@@ -2,25 +2,13 @@
 //! grouped by target and area, the JSON report against its schema, `--format json`, and outputs
 //! checked before the run.
 
-use std::process::Output;
-
-use crate::support::{conform, report, text};
-use seqtun_conform::builtin::KEY;
+use crate::cli::node_run as node;
+use crate::support::{report, text};
 
 /// A node on the fast profile that answers a missing key with `bad json` as deployed nodes do:
 /// the `should` case `node/auth/missing-key-nginx-404-runs-nothing` fails, nothing else.
 fn soft_failing_node() -> (tokio::runtime::Runtime, String) {
     crate::cli::start_tweaked(false, |cfg| cfg.faults.missing_key_is_bad_json = true)
-}
-
-fn node(url: &str, extra: &[&str]) -> Output {
-    conform(
-        &[
-            &["node", "--url", url, "--key", KEY, "--profile", "fast"],
-            extra,
-        ]
-        .concat(),
-    )
 }
 
 const SOFT: &str = "node/auth/missing-key-nginx-404-runs-nothing";
@@ -259,17 +247,7 @@ fn outputs_and_expect_files_are_checked_before_the_run() {
         ),
         ("--expect", not_json.to_str().unwrap(), "is not valid"),
     ] {
-        let out = conform(&[
-            "node",
-            "--url",
-            url,
-            "--key",
-            KEY,
-            "--profile",
-            "fast",
-            flag,
-            path,
-        ]);
+        let out = node(url, &[flag, path]);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{flag}: {t}");
         assert!(t.contains(says), "{flag}: {t}");
