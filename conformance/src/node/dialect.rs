@@ -35,7 +35,8 @@ impl Dialect {
     pub fn short(&self) -> &'static str {
         match self {
             Dialect::Legacy => "legacy",
-            Dialect::Pr903 => "#903",
+            Dialect::Pr903 { replay_safe: false } => "#903",
+            Dialect::Pr903 { replay_safe: true } => "#903+replay",
             Dialect::Pr1115Like => "#1115-like",
             Dialect::Inconsistent { .. } => "inconsistent",
         }
