@@ -23,8 +23,8 @@ pub mod watch;
 
 use std::sync::{Mutex, MutexGuard};
 
-use seqtun_wire::CAPS_PIPELINE_SEQ;
 use seqtun_wire::seq_gate::SeqGate;
+use seqtun_wire::{CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION};
 
 pub use config::{Faults, NodeConfig};
 pub use server::{NodeHandle, spawn};
@@ -52,10 +52,16 @@ impl NodeState {
         self.stats.snapshot(self)
     }
 
-    /// The `caps` a successful connect reply carries; none in legacy mode (or with the
-    /// `no_caps` fault).
+    /// The `caps` a successful connect reply carries: bit 0 (seq ordering) and bit 1 (poll
+    /// preemption, unless the `no_poll_preemption` fault stands in for a deployed #903 node);
+    /// none in legacy mode (or with the `no_caps` fault).
     pub fn caps(&self) -> Option<u32> {
-        (!self.cfg.legacy && !self.cfg.faults.no_caps).then_some(CAPS_PIPELINE_SEQ)
+        let preemption = if self.cfg.faults.no_poll_preemption {
+            0
+        } else {
+            CAPS_POLL_PREEMPTION
+        };
+        (!self.cfg.legacy && !self.cfg.faults.no_caps).then_some(CAPS_PIPELINE_SEQ | preemption)
     }
 
     /// A fresh session's seq gate.

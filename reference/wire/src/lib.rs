@@ -23,6 +23,10 @@ pub use reply::Reply;
 
 /// `caps` bit 0: the node orders `data` ops by `seq` per session (§7.2).
 pub const CAPS_PIPELINE_SEQ: u32 = 1 << 0;
+/// seqtun: `caps` bit 1: the node also preempts parked polls (§7.7), so a client may keep
+/// several polls of a session out without stalling its writes (§7.8). Meaningful only with
+/// bit 0; deployed clients ignore it (they test bit 0 alone).
+pub const CAPS_POLL_PREEMPTION: u32 = 1 << 1;
 
 /// Machine-readable `code` for an op the receiver does not implement (§4.3).
 pub const CODE_UNSUPPORTED_OP: &str = "UNSUPPORTED_OP";

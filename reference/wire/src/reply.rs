@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CAPS_PIPELINE_SEQ, CODE_UNSUPPORTED_OP, b64};
+use crate::{CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION, CODE_UNSUPPORTED_OP, b64};
 
 /// A reply entry of `r`, or the body of a single-op reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +151,12 @@ impl Reply {
         self.caps.is_some_and(|c| c & CAPS_PIPELINE_SEQ != 0)
     }
 
+    /// True when `caps` advertises seq ordering and poll preemption (bits 0 and 1, §7.7).
+    pub fn offers_preemption(&self) -> bool {
+        let both = CAPS_PIPELINE_SEQ | CAPS_POLL_PREEMPTION;
+        self.caps.is_some_and(|c| c & both == both)
+    }
+
     /// True when `code` says the op is unsupported (§4.3).
     pub fn is_unsupported(&self) -> bool {
         self.code.as_deref() == Some(CODE_UNSUPPORTED_OP)
@@ -213,6 +219,16 @@ mod tests {
         ] {
             r.caps = Some(caps);
             assert_eq!(r.offers_pipelining(), want, "caps {caps}");
+        }
+    }
+
+    #[test]
+    fn preemption_needs_bits_zero_and_one() {
+        let mut r = Reply::default();
+        assert!(!r.offers_preemption());
+        for (caps, want) in [(1, false), (2, false), (3, true), (7, true)] {
+            r.caps = Some(caps);
+            assert_eq!(r.offers_preemption(), want, "caps {caps}");
         }
     }
 }

@@ -25,7 +25,21 @@ async fn connect_gives_a_v4_uuid_and_caps() {
         .await;
     let sid = r["sid"].as_str().unwrap();
     assert!(is_uuid_v4(sid), "{sid}");
-    assert_eq!(r, json!({"sid":sid,"eof":false,"caps":1}));
+    assert_eq!(r, json!({"sid":sid,"eof":false,"caps":3}));
+}
+
+/// Bit 1 says the node preempts parked polls (§7.2, §7.7): a node standing in for a deployed
+/// #903 node, which does not, offers bit 0 alone.
+#[tokio::test]
+async fn caps_bit_one_follows_poll_preemption() {
+    let up = echo().await;
+    for (no_preemption, caps) in [(false, 3), (true, 1)] {
+        let n = node(|c| c.faults.no_poll_preemption = no_preemption).await;
+        let r = n
+            .op(json!({"op":"connect","host":"127.0.0.1","port":up.port()}))
+            .await;
+        assert_eq!(r["caps"], caps, "no_poll_preemption={no_preemption}");
+    }
 }
 
 #[tokio::test]
@@ -110,7 +124,7 @@ async fn connect_data_writes_first_and_drains_with_caps() {
         .op(json!({"op":"connect_data","host":"127.0.0.1","port":up.port(),"d":b64(b"hello")}))
         .await;
     assert_eq!(d(&r), b"hello");
-    assert_eq!(r["caps"], 1);
+    assert_eq!(r["caps"], 3);
     assert_eq!(r["eof"], false);
     assert_eq!(n.sessions(), 1);
 }
