@@ -78,6 +78,10 @@ pub struct Args {
     /// Fire a batch at most this many ms after its first op [default: 1000].
     #[arg(long, env = "SEQTUN_COALESCE_MAX_MS", help_heading = heading::TIMING)]
     pub coalesce_max_ms: Option<u64>,
+    /// Fire a batch at most this many ms after its first prompt op: app bytes, or a poll
+    /// while downlink flows [default: 5; 0 fires at once].
+    #[arg(long, env = "SEQTUN_COALESCE_PROMPT_MS", help_heading = heading::TIMING)]
+    pub coalesce_prompt_ms: Option<u64>,
     /// Wait for the app's first bytes to send connect_data, in ms [default: 50]; 0 always
     /// opens with connect and answers the app only after the node did.
     #[arg(long, env = "SEQTUN_FIRST_DATA_WAIT_MS", help_heading = heading::TIMING)]
@@ -268,6 +272,9 @@ impl Args {
         if let Some(d) = nonzero_ms(self.coalesce_max_ms.or(file.coalesce_max_ms)) {
             p.coalesce_max = d;
         }
+        if let Some(ms) = self.coalesce_prompt_ms.or(file.coalesce_prompt_ms) {
+            p.coalesce_prompt = Duration::from_millis(ms);
+        }
         if let Some(n) = self.max_batch_ops {
             p.max_batch_ops = n;
         }
@@ -343,10 +350,17 @@ mod tests {
             "4",
             "--coalesce-step-ms",
             "5",
+            "--coalesce-prompt-ms",
+            "0",
             "--request-timeout-secs",
             "90",
         ])
         .unwrap();
+        assert_eq!(
+            c.params.coalesce_prompt,
+            Duration::ZERO,
+            "0 is a value here"
+        );
         assert_eq!(c.relays.len(), 2);
         assert_eq!(c.params.depth, 4);
         assert_eq!(c.params.coalesce_step, Duration::from_millis(5));

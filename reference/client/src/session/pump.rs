@@ -40,9 +40,10 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
         token,
     };
     let send = |p: &mut Pipeline, bytes: &[u8]| {
+        let prompt = p.is_prompt(bytes);
         let (token, op) = p.send(&sid, bytes, now());
         let route = route(token);
-        async move { ctx.mux.submit(op, route).await }
+        async move { ctx.mux.submit_paced(op, route, prompt).await }
     };
     // The first bytes of a `connect_data` the node could not take go as the first data ops.
     let mut replay = replay;
@@ -91,7 +92,7 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
             Some((token, result)) = rx.recv() => {
                 let events = p.on_reply(token, result, now());
                 for (token, op) in p.take_resends() {
-                    ctx.mux.submit(op, route(token)).await;
+                    ctx.mux.submit_paced(op, route(token), true).await;
                 }
                 if p.take_downgrade() {
                     add(&ctx.stats.downgrades, 1);

@@ -164,6 +164,9 @@ async fn the_client_before_the_fix_breaks_on_the_deployed_limit() {
         ignore_body_limit: true,
         ..ClientFaults::default()
     };
+    // The deployed client coalesces every op on the 200 ms step; with prompt batches (§6.3)
+    // an upload's ops leave a few at a time and may never fill a request past the limit.
+    cfg.params.coalesce_prompt = cfg.params.coalesce_step;
     let c = Arc::new(client(cfg).await);
     let origin = echo().await;
     // A first exchange proves the relay path, so the upload's session opens optimistically
