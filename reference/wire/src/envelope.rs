@@ -71,6 +71,12 @@ impl BatchResponse {
     }
 }
 
+/// Serialises a batch response: the node's reply body, and what a codec bench measures.
+pub fn encode_response(resp: &BatchResponse) -> Vec<u8> {
+    // Serialising strings, integers and booleans cannot fail.
+    serde_json::to_vec(resp).unwrap_or_default()
+}
+
 /// Inner single-op request to `/tunnel`; the payload field is `data`, not `d` (§3.6).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SingleRequest {
