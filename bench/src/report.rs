@@ -58,9 +58,14 @@ impl Table {
             let v: Vec<f64> = samples.iter().filter_map(f).collect();
             (!v.is_empty()).then(|| mid(v))
         };
+        let slowest = samples
+            .iter()
+            .map(|s| s.elapsed.as_secs_f64())
+            .fold(0.0, f64::max);
         Some(Medians {
             n: samples.len(),
             secs: of(&|s| Some(s.elapsed.as_secs_f64()))?,
+            slowest,
             bytes: of(&|s| Some(s.bytes as f64))?,
             calls: of(&|s| Some(s.calls as f64))?,
             steady: of(&|s| s.steady.map(|(b, d)| b as f64 / d.as_secs_f64())),
@@ -162,20 +167,21 @@ impl Table {
         };
         let _ = writeln!(
             out,
-            "| mode | runs | median answer time | × R | × legacy | relay calls per idle session-minute | relay calls per request |"
+            "| mode | runs | median answer time | × R | × legacy | slowest | relay calls per idle session-minute | relay calls per request |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
         for (mode, samples) in &self.rows {
             let Some(m) = Self::medians(samples) else {
                 continue;
             };
             let _ = writeln!(
                 out,
-                "| {mode} | {} | {} | {:.2} | {} | {} | {:.1} |",
+                "| {mode} | {} | {} | {:.2} | {} | {} | {} | {:.1} |",
                 m.n,
                 secs(m.secs),
                 m.secs / rtt,
                 ratio(legacy.map(|l| m.secs / l.secs)),
+                secs(m.slowest),
                 m.idle_calls.map_or("–".into(), |c| format!("{c:.1}")),
                 m.calls,
             );
@@ -222,6 +228,7 @@ impl Table {
 struct Medians {
     n: usize,
     secs: f64,
+    slowest: f64,
     bytes: f64,
     calls: f64,
     steady: Option<f64>,

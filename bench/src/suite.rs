@@ -66,7 +66,10 @@ pub fn tunnel(s: &Settings) -> Vec<Plan> {
     };
     let pipelined = vec![Mode::Legacy, Mode::Depth(2), Mode::Depth(4), Mode::Depth(8)];
     let window = 64 * KIB;
+    // Idle past the long-poll deadline, then anywhere in one cycle of the idle poll (its
+    // long-poll, the relay's round trip and the read ladder's 500 ms wait).
     let idle = s.timing().longpoll.mul_f64(1.25);
+    let cycle = s.timing().longpoll + r + Duration::from_millis(500);
     let many = size(s, 32, 32, 8) as usize;
     vec![
         Plan {
@@ -155,10 +158,15 @@ pub fn tunnel(s: &Settings) -> Vec<Plan> {
         Plan {
             id: "rpc_after_idle".into(),
             title: format!(
-                "rpc_after_idle (idle {} = 1.25 × the long-poll deadline, then 16 bytes each way)",
-                ms(idle)
+                "rpc_after_idle (idle {} to {}: past the long-poll deadline, at a different phase \
+                 of the idle poll's cycle each run; then 16 bytes each way)",
+                ms(idle),
+                ms(idle + cycle)
             ),
-            workload: Workload::RpcAfterIdle { idle },
+            workload: Workload::RpcAfterIdle {
+                idle,
+                spread: cycle,
+            },
             modes: Mode::IDLE.to_vec(),
             hop: relay(0),
             node: NodeSetup::default(),

@@ -26,8 +26,11 @@ pub enum Workload {
     BulkUp { size: u64 },
     /// The origin sends `window` bytes, then waits for a one-byte ack, until `size`.
     Windowed { size: u64, window: u64 },
-    /// A session idles `idle`, then a 16-byte request is answered by the origin.
-    RpcAfterIdle { idle: Duration },
+    /// A session idles `idle` plus a share of `spread` that differs from run to run, then a
+    /// 16-byte request is answered by the origin. The spread makes the request land at every
+    /// phase of the idle poll's cycle across the runs, as a user's keystroke does, instead of
+    /// at one lucky or unlucky instant.
+    RpcAfterIdle { idle: Duration, spread: Duration },
     /// `sessions` windowed sessions at once.
     ManySessions {
         sessions: usize,
@@ -90,7 +93,9 @@ impl Workload {
                 Workload::Windowed { size, window } => {
                     many(stack, origin, 1, size, Some(window)).await
                 }
-                Workload::RpcAfterIdle { idle } => rpc_after_idle(stack, origin, idle).await,
+                Workload::RpcAfterIdle { idle, spread } => {
+                    rpc_after_idle(stack, origin, idle + spread.mul_f64(next_phase())).await
+                }
                 Workload::ManySessions {
                     sessions,
                     size,
@@ -108,6 +113,14 @@ impl Workload {
             .await
             .map_err(|_| AppError::Timeout(self.name()))?
     }
+}
+
+/// The next point of a low-discrepancy sequence in [0, 1) (multiples of the golden ratio): any
+/// ten consecutive runs cover the interval evenly.
+fn next_phase() -> f64 {
+    static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (n as f64 * 0.618_033_988_749_895).fract()
 }
 
 fn transfer(started: Instant, bytes: u64, calls: u64) -> Sample {
