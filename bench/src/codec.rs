@@ -70,7 +70,8 @@ impl Case {
     }
 }
 
-/// The client builds `data` ops (base64) and serialises the outer request.
+/// The client builds `data` ops (base64) and serialises the outer request (as
+/// `Transport::body` does).
 pub fn client_encode(key: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
     let ops: Vec<BatchOp> = payloads
         .iter()
@@ -82,7 +83,7 @@ pub fn client_encode(key: &str, payloads: &[Vec<u8>]) -> Vec<u8> {
         t: Some("batch"),
         ops: &ops,
     };
-    serde_json::to_vec(&req).unwrap_or_default()
+    seqtun_wire::encode::request_body(&req)
 }
 
 /// The node reads a request body: envelope, each op, each payload. Returns payload bytes.

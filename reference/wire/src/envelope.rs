@@ -71,10 +71,10 @@ impl BatchResponse {
     }
 }
 
-/// Serialises a batch response: the node's reply body, and what a codec bench measures.
+/// Serialises a batch response: the node's reply body, and what a codec bench measures
+/// (`encode`: the same bytes as `serde_json`, faster).
 pub fn encode_response(resp: &BatchResponse) -> Vec<u8> {
-    // Serialising strings, integers and booleans cannot fail.
-    serde_json::to_vec(resp).unwrap_or_default()
+    crate::encode::response_body(resp)
 }
 
 /// Inner single-op request to `/tunnel`; the payload field is `data`, not `d` (§3.6).

@@ -11,6 +11,7 @@ pub mod b64;
 pub mod body;
 pub mod client;
 pub mod drain;
+pub mod encode;
 pub mod envelope;
 pub mod op;
 pub mod params;
