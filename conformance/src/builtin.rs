@@ -104,12 +104,23 @@ pub async fn start_node_with(
     legacy: bool,
     faults: Faults,
 ) -> std::io::Result<BuiltinNode> {
+    start_node_tweaked(label, params, legacy, |cfg| cfg.faults = faults.clone()).await
+}
+
+/// Starts a reference node whose settings `tweak` changes after `params` set them (a mutant
+/// with a wrong limit, say); the diagnostic twin gets the same change.
+pub async fn start_node_tweaked(
+    label: &str,
+    params: &Params,
+    legacy: bool,
+    tweak: impl Fn(&mut NodeConfig),
+) -> std::io::Result<BuiltinNode> {
     let any: SocketAddr = "127.0.0.1:0".parse().map_err(std::io::Error::other)?;
     let mut cfg = node_config(params, legacy, false);
-    cfg.faults = faults.clone();
+    tweak(&mut cfg);
     let main = seqtun_node::spawn(cfg, any).await?;
     let mut cfg = node_config(params, legacy, true);
-    cfg.faults = faults;
+    tweak(&mut cfg);
     let diag = seqtun_node::spawn(cfg, any).await?;
     let mut feats: BTreeSet<String> = [
         features::UDP,

@@ -71,6 +71,13 @@ impl NodeSide {
         match self.deployed {
             Some(d) => {
                 d.apply(&mut cfg);
+                // Deployed sizes, not the profile's: with the fast profile's small batch budget
+                // the NODE-MAIN-like budget gap (E-1) drops uploads' replies that the deployed
+                // 32 MiB budget never drops at a cell's sizes, so the cell would break for a
+                // reason the real node does not have.
+                let deployed = NodeConfig::new(KEY).params;
+                cfg.params.tcp_drain_max = deployed.tcp_drain_max;
+                cfg.params.batch_budget = deployed.batch_budget;
                 // The dialect's long-poll, in proportion to #903's (which the profile has).
                 let ratio = d.longpoll().as_secs_f64() / Deployed::Node903.longpoll().as_secs_f64();
                 cfg.params.longpoll_deadline = cfg.params.longpoll_deadline.mul_f64(ratio);
@@ -110,8 +117,9 @@ pub const CELL_OP_BYTES: usize = 16 * 1024;
 pub const CELL_REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Client settings that keep a cell quick: batches fire within milliseconds, and a lost reply
-/// ends the session long before the cell's own bound. `uploader` keeps the default op size, so
-/// full 1 MiB ops meet the body limit as they do in the field.
+/// ends the session long before the cell's own bound. `uploader` keeps the default op size and
+/// the default coalescing, so full 1 MiB ops of the three upload sessions share requests and
+/// meet the body limit as they do in the field, every time rather than when timing allows.
 fn client_config(
     relay_url: &str,
     side: &ClientSide,
@@ -124,11 +132,11 @@ fn client_config(
     cfg.faults = side.faults.clone();
     let p = &mut cfg.params;
     p.no_pipelining = side.no_pipelining;
-    p.coalesce_step = Duration::from_millis(2);
-    p.coalesce_max = Duration::from_millis(10);
     p.request_timeout = CELL_REPLY_TIMEOUT;
     p.legacy_reply_timeout = CELL_REPLY_TIMEOUT;
     if !uploader {
+        p.coalesce_step = Duration::from_millis(2);
+        p.coalesce_max = Duration::from_millis(10);
         p.max_data_op_bytes = CELL_OP_BYTES;
     }
     Ok(cfg)

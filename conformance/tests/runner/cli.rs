@@ -328,6 +328,27 @@ fn the_measured_long_poll_picks_the_profile() {
         );
         assert_eq!(count(&r, "pass"), 1, "{t}");
     }
+    // A 2 s node, but the user's own long-poll wins and nothing is measured: held to 2.5 s,
+    // the node fails the case, which shows whose value was used.
+    let out = conform(&[
+        "node",
+        "--url",
+        &main,
+        "--key",
+        KEY,
+        "--exact",
+        "node/longpoll/idle-poll-held-until-deadline",
+        "--param",
+        "longpoll_deadline=2500ms",
+    ]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("long-poll as given by --param"), "{t}");
+    assert!(!t.contains("long-poll measured"), "{t}");
+    assert!(
+        t.contains("not before longpoll_deadline - 100ms (2.4s)"),
+        "{t}"
+    );
 }
 
 /// A copied (here: hard-linked) binary finds the `vectors/` next to it, ahead of the source

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use seqtun_client::ClientFaults;
 use seqtun_conform::builtin::client::{ClientSetup, client_target};
-use seqtun_conform::builtin::start_node_with;
+use seqtun_conform::builtin::{start_node_tweaked, start_node_with};
 use seqtun_conform::case::{Case, load_dir};
 use seqtun_conform::http::Http;
 use seqtun_conform::params::profile;
+use seqtun_conform::target::features;
 use seqtun_conform::verdict::Outcome;
-use seqtun_node::Faults;
+use seqtun_node::{Faults, NodeConfig};
 
 fn cases() -> Vec<Case> {
     load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")).unwrap()
@@ -34,12 +35,18 @@ fn rt() -> tokio::runtime::Runtime {
 /// Runs `ids` against a node with `faults` and against a healthy one; each must fail on the
 /// broken node and pass on the healthy one (so it is the fault that is caught).
 pub fn caught_by(faults: Faults, ids: &[&str]) {
+    let what = format!("{faults:?}");
+    caught_by_node(&what, |cfg| cfg.faults = faults.clone(), ids);
+}
+
+/// [`caught_by`] for a node whose settings `tweak` breaks, `what` naming the breakage.
+pub fn caught_by_node(what: &str, tweak: impl Fn(&mut NodeConfig), ids: &[&str]) {
     let rt = rt();
     let all = cases();
     let http = Http::new(std::time::Duration::from_secs(60));
     let params = profile("fast").unwrap();
     let broken = rt
-        .block_on(start_node_with("mutant", &params, false, faults.clone()))
+        .block_on(start_node_tweaked("mutant", &params, false, tweak))
         .unwrap();
     let healthy = rt
         .block_on(start_node_with(
@@ -58,7 +65,7 @@ pub fn caught_by(faults: Faults, ids: &[&str]) {
         let bad = rt.block_on(seqtun_conform::node::run_case(case, &broken_t, &http));
         assert!(
             matches!(bad, Outcome::Fail(_)),
-            "{id} did not catch {faults:?}: {bad:?}"
+            "{id} did not catch {what}: {bad:?}"
         );
         let good = rt.block_on(seqtun_conform::node::run_case(case, &healthy_t, &http));
         assert!(
@@ -75,7 +82,29 @@ fn no_seq_echo() {
             no_seq_echo: true,
             ..Faults::default()
         },
-        &["node/seq/hold-later-seq"],
+        &["node/seq/hold-later-seq", "node/seq/echo-on-errors"],
+    );
+}
+
+/// A node whose own body limit sits a byte under the deployed 2 MiB refuses what every client
+/// may send (§6.3).
+#[test]
+fn a_body_limit_under_2_mib() {
+    caught_by_node(
+        "max_body_bytes = 2 MiB - 1",
+        |cfg| cfg.params.max_body_bytes = (2 << 20) - 1,
+        &["node/transport/accepts-a-2-mib-body"],
+    );
+}
+
+#[test]
+fn runs_a_batch_without_a_key() {
+    caught_by(
+        Faults {
+            missing_key_runs_ops: true,
+            ..Faults::default()
+        },
+        &["node/auth/missing-key-runs-nothing"],
     );
 }
 
@@ -153,7 +182,7 @@ pub fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
             },
         );
         // The broken clients still claim #903, as a buggy implementation would.
-        t.features.insert("pipeline-seq".into());
+        t.features.insert(features::PIPELINE_SEQ.into());
         t
     };
     let (broken, healthy) = (target(faults.clone()), target(ClientFaults::default()));

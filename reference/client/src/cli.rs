@@ -67,10 +67,10 @@ pub struct Args {
     #[arg(long, env = "SEQTUN_SOCKS_PASS", hide_env_values = true, help_heading = heading::KEYS)]
     pub socks_pass: Option<String>,
     /// Ops of one pipelined session in flight [default: 2]; 1 is the legacy loop.
-    #[arg(long, env = "SEQTUN_DEPTH", value_parser = positive_usize)]
+    #[arg(long, env = "SEQTUN_DEPTH", value_parser = positive_usize, help_heading = heading::PROTOCOL)]
     pub depth: Option<usize>,
     /// Never pipeline, whatever the node offers.
-    #[arg(long, env = "SEQTUN_NO_PIPELINING", action = ArgAction::SetTrue, value_parser = env_bool())]
+    #[arg(long, env = "SEQTUN_NO_PIPELINING", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::PROTOCOL)]
     pub no_pipelining: bool,
     /// Keep a batch open while ops arrive within this many ms of each other [default: 200].
     #[arg(long, env = "SEQTUN_COALESCE_STEP_MS", help_heading = heading::TIMING)]
@@ -354,6 +354,8 @@ mod tests {
             "0",
             "--request-timeout-secs",
             "90",
+            "--max-batch-bytes",
+            "8000000",
         ])
         .unwrap();
         assert_eq!(
@@ -362,6 +364,8 @@ mod tests {
             "0 is a value here"
         );
         assert_eq!(c.relays.len(), 2);
+        // Raised over the deployed 2 MiB for a node known to take more (§6.3).
+        assert_eq!(c.params.max_batch_body, 8_000_000);
         assert_eq!(c.params.depth, 4);
         assert_eq!(c.params.coalesce_step, Duration::from_millis(5));
         assert_eq!(c.params.coalesce_max, Duration::from_millis(1000));

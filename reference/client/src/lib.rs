@@ -236,7 +236,8 @@ struct StatsPage(Arc<Stats>);
 
 impl StatsSource for StatsPage {
     fn stats_json(&self) -> String {
-        self.0.snapshot().to_json()
+        let snap = self.0.snapshot();
+        snap.to_json(&self.0.rates_json(&snap))
     }
 
     fn metrics_text(&self) -> String {
@@ -290,8 +291,11 @@ async fn stats_forever(stats: Arc<Stats>, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tick.tick().await;
+    let (mut prev, mut at) = (stats.snapshot(), tokio::time::Instant::now());
     loop {
         tick.tick().await;
-        tracing::info!("stats: {}", stats.snapshot());
+        let snap = stats.snapshot();
+        tracing::info!("stats: {}", snap.line(&prev, at.elapsed().as_secs_f64()));
+        (prev, at) = (snap, tokio::time::Instant::now());
     }
 }

@@ -310,6 +310,7 @@ async fn round_trip(relays: Arc<Relays>, batch: Batch<Route>) {
     }
     relays.freed.notify_waiters();
     for (route, result) in tags.into_iter().zip(results) {
+        relays.stats.reply(&result);
         route.deliver(result);
     }
 }

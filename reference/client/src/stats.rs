@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use seqtun_runtime::metrics::{Family, Kind};
+use seqtun_runtime::rates::Rates;
+use seqtun_wire::client::replies::OpResult;
 
 /// Round-trip samples kept for the percentiles.
 pub const RTT_SAMPLES: usize = 1024;
@@ -40,8 +42,18 @@ pub struct Stats {
     pub socks5_sessions: AtomicU64,
     pub http_sessions: AtomicU64,
     pub plain_sessions: AtomicU64,
+    /// Replies handed to sessions, by outcome ([`OUTCOMES`]).
+    replies: [AtomicU64; OUTCOMES.len()],
+    /// Reply bytes (decoded) the sessions hold until an earlier seq's reply arrives.
+    pub held_bytes: AtomicU64,
     rtts: Mutex<VecDeque<Duration>>,
+    /// Batches, ops and bytes each way per second over the last minute, for `/stats`.
+    rates: Rates<4>,
 }
+
+/// Reply outcomes: bytes, nothing yet, the session ended, a node error, and a failed batch
+/// (no reply at all).
+pub const OUTCOMES: [&str; 5] = ["data", "empty", "eof", "error", "failed"];
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -63,6 +75,10 @@ pub struct Snapshot {
     pub socks5_sessions: u64,
     pub http_sessions: u64,
     pub plain_sessions: u64,
+    /// Replies by outcome, in [`OUTCOMES`] order.
+    #[serde(serialize_with = "as_outcomes")]
+    pub replies: [u64; OUTCOMES.len()],
+    pub held_bytes: u64,
     #[serde(serialize_with = "as_ms")]
     pub rtt_p50: Option<Duration>,
     #[serde(serialize_with = "as_ms")]
@@ -74,6 +90,15 @@ fn as_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::E
         Some(d) => s.serialize_u64(d.as_millis() as u64),
         None => s.serialize_none(),
     }
+}
+
+fn as_outcomes<S: serde::Serializer>(r: &[u64; OUTCOMES.len()], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap as _;
+    let mut m = s.serialize_map(Some(r.len()))?;
+    for (name, n) in OUTCOMES.iter().zip(r) {
+        m.serialize_entry(name, n)?;
+    }
+    m.end()
 }
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -92,6 +117,27 @@ impl Stats {
             crate::front::Front::Http => add(&self.http_sessions, 1),
             crate::front::Front::Plain => add(&self.plain_sessions, 1),
         }
+    }
+
+    /// One op's answer as its session gets it, classified as the node classifies its replies
+    /// (bytes win over `eof`, so a final drain counts as data).
+    pub fn reply(&self, result: &OpResult) {
+        let outcome = match result {
+            Err(_) => 4,
+            Ok(r) if r.e.is_some() => 3,
+            Ok(r) if r.d.as_deref().is_some_and(|d| !d.is_empty()) || r.pkts.is_some() => 0,
+            Ok(r) if r.eof == Some(true) => 2,
+            Ok(_) => 1,
+        };
+        add(&self.replies[outcome], 1);
+    }
+
+    /// `snap`'s batches, ops and bytes per second over the last minute, as `/stats` JSON.
+    pub fn rates_json(&self, snap: &Snapshot) -> String {
+        let counters = [snap.batches, snap.ops, snap.bytes_up, snap.bytes_down];
+        self.rates
+            .read(std::time::Instant::now(), counters)
+            .to_json(["batches", "ops", "bytes_up", "bytes_down"])
     }
 
     /// A session could not be opened.
@@ -141,6 +187,8 @@ impl Stats {
             socks5_sessions: get(&self.socks5_sessions),
             http_sessions: get(&self.http_sessions),
             plain_sessions: get(&self.plain_sessions),
+            replies: std::array::from_fn(|i| get(&self.replies[i])),
+            held_bytes: get(&self.held_bytes),
             rtt_p50,
             rtt_p95,
         }
@@ -157,9 +205,23 @@ fn nearest_rank(sorted: &[Duration], pct: usize) -> Option<Duration> {
 }
 
 impl Snapshot {
-    /// The `/stats` document; round trips in ms.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    /// The `/stats` document, round trips in ms, with `rates` ([`Stats::rates_json`]) under
+    /// its name.
+    pub fn to_json(&self, rates: &str) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["rates"] = serde_json::from_str(rates).unwrap_or_default();
+        v.to_string()
+    }
+
+    /// The stats line: [`Snapshot`]'s text, with batches and ops per second since `prev`, taken
+    /// `secs` seconds earlier.
+    pub fn line(&self, prev: &Snapshot, secs: f64) -> String {
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs.max(0.001);
+        format!(
+            "{self}, {:.1} batches/s, {:.1} ops/s",
+            rate(self.batches, prev.batches),
+            rate(self.ops, prev.ops)
+        )
     }
 
     /// The `/metrics` families (prefix `seqtun_client_`).
@@ -225,6 +287,21 @@ impl Snapshot {
                 self.inflight_batches as f64,
             ),
             Family::counter("ops", "Ops carried by batches.", self.ops),
+            Family::labelled(
+                "replies",
+                "Replies handed to sessions, by outcome (failed: the batch failed, no reply).",
+                Kind::Counter,
+                OUTCOMES
+                    .iter()
+                    .zip(self.replies)
+                    .map(|(o, n)| (vec![("outcome", o.to_string())], n as f64))
+                    .collect(),
+            ),
+            Family::gauge(
+                "held_bytes",
+                "Reply bytes held until an earlier seq's reply arrives.",
+                self.held_bytes as f64,
+            ),
             Family::counter(
                 "downgrades",
                 "Pipelined replies without seq (pipelining switched off).",
@@ -249,7 +326,7 @@ impl std::fmt::Display for Snapshot {
             |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{}ms", d.as_millis()));
         write!(
             f,
-            "sessions {} active ({} total; {} pipelined, {} legacy, {} refused), up {} B, down {} B, batches {} ({} failed, {} refused as too large, {} in flight), ops {}, relay rtt p50 {} p95 {}, downgrades {}",
+            "sessions {} active ({} total; {} pipelined, {} legacy, {} refused), up {} B, down {} B, held {} B, batches {} ({} failed, {} refused as too large, {} in flight), ops {}, replies {} data / {} empty / {} eof / {} error / {} failed, relay rtt p50 {} p95 {}, downgrades {}",
             self.active_sessions,
             self.sessions,
             self.pipelined_sessions,
@@ -257,11 +334,17 @@ impl std::fmt::Display for Snapshot {
             self.open_failures,
             self.bytes_up,
             self.bytes_down,
+            self.held_bytes,
             self.batches,
             self.failed_batches,
             self.refused_batches,
             self.inflight_batches,
             self.ops,
+            self.replies[0],
+            self.replies[1],
+            self.replies[2],
+            self.replies[3],
+            self.replies[4],
             ms(self.rtt_p50),
             ms(self.rtt_p95),
             self.downgrades

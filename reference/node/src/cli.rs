@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, env = "MHRV_DIAGNOSTIC", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::KEYS)]
     pub diagnostic: bool,
     /// Behave as a pre-#903 node: no `caps`, `seq` ignored and not echoed.
-    #[arg(long, env = "SEQTUN_NODE_LEGACY", action = ArgAction::SetTrue, value_parser = env_bool())]
+    #[arg(long, env = "SEQTUN_NODE_LEGACY", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::PROTOCOL)]
     pub legacy: bool,
     /// Long-poll deadline for batches that only poll (ms).
     #[arg(long, env = "SEQTUN_NODE_LONGPOLL_MS", default_value_t = ms(params::LONGPOLL_DEADLINE), value_parser = positive_u64, help_heading = heading::TIMING)]

@@ -2,7 +2,9 @@
 //!
 //! It speaks every deployed dialect of the batch tunnel protocol (legacy, PR #903, PR #1115
 //! clients) and implements #903 pipelining: seq'd `data` ops of a session run strictly in seq
-//! order. Protocol decisions come from `seqtun-wire`; this crate owns sockets, tasks and time.
+//! order. Protocol decisions come from `seqtun-wire` (typed ops, the batch planner, the seq'd-op
+//! machine, the rules faults change); this crate owns sockets, tasks and time and performs
+//! what those name.
 //! Section numbers (`§N.M`) refer to `docs/PROTOCOL.md`.
 
 pub mod auth;
@@ -10,7 +12,7 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod deployed;
-pub mod ops;
+pub mod response;
 pub mod routes;
 pub mod server;
 pub mod single;
@@ -23,8 +25,8 @@ pub mod watch;
 
 use std::sync::{Mutex, MutexGuard};
 
+use seqtun_wire::rules::Rules;
 use seqtun_wire::seq_gate::SeqGate;
-use seqtun_wire::{CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION};
 
 pub use config::{Faults, NodeConfig};
 pub use server::{NodeHandle, spawn};
@@ -33,6 +35,8 @@ pub use standin::Deployed;
 /// Everything the request handlers share.
 pub struct NodeState {
     pub cfg: NodeConfig,
+    /// The protocol choices `cfg.legacy` and `cfg.faults` make.
+    pub rules: Rules,
     pub table: table::Table,
     pub stats: stats::NodeStats,
 }
@@ -41,6 +45,7 @@ impl NodeState {
     pub fn new(cfg: NodeConfig) -> Self {
         let table = table::Table::new(cfg.params.max_sessions);
         Self {
+            rules: Rules::new(cfg.legacy, &cfg.faults),
             cfg,
             table,
             stats: stats::NodeStats::default(),
@@ -50,18 +55,6 @@ impl NodeState {
     /// The counters now (`GET /stats`, the stats line, `/metrics`).
     pub fn snapshot(&self) -> stats::NodeSnapshot {
         self.stats.snapshot(self)
-    }
-
-    /// The `caps` a successful connect reply carries: bit 0 (seq ordering) and bit 1 (poll
-    /// preemption, unless the `no_poll_preemption` fault stands in for a deployed #903 node);
-    /// none in legacy mode (or with the `no_caps` fault).
-    pub fn caps(&self) -> Option<u32> {
-        let preemption = if self.cfg.faults.no_poll_preemption {
-            0
-        } else {
-            CAPS_POLL_PREEMPTION
-        };
-        (!self.cfg.legacy && !self.cfg.faults.no_caps).then_some(CAPS_PIPELINE_SEQ | preemption)
     }
 
     /// A fresh session's seq gate.
@@ -75,7 +68,8 @@ impl NodeState {
 
 impl seqtun_runtime::metrics::StatsSource for NodeState {
     fn stats_json(&self) -> String {
-        self.snapshot().to_json()
+        let snap = self.snapshot();
+        snap.to_json(&self.stats.rates_json(&snap))
     }
 
     fn metrics_text(&self) -> String {

@@ -7,23 +7,22 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
-use seqtun_wire::BatchResponse;
 use seqtun_wire::body::decode_body;
 use seqtun_wire::envelope::{parse_incoming, parse_single};
+use seqtun_wire::ops::{Data, parse_batch};
 use seqtun_wire::reply::{OpError, Reply};
+use seqtun_wire::{BatchResponse, Op};
 use serde::Serialize;
 
 use crate::NodeState;
-use crate::auth::{NGINX_404, key_matches};
-use crate::batch::run_batch;
+use crate::auth::key_matches;
+use crate::batch::execute;
 use crate::deployed;
+use crate::response::{Body, json_response, not_found, respond};
 use crate::single::run_single;
-
-pub type Body = Full<Bytes>;
 
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +105,8 @@ async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
     if incoming.k.is_none() && state.cfg.faults.missing_key_is_bad_json {
         return deployed::missing_key_batch(json.len());
     }
-    if !key_matches(&state.cfg.key, incoming.k.as_deref()) {
+    let skip_check = incoming.k.is_none() && state.cfg.faults.missing_key_runs_ops;
+    if !skip_check && !key_matches(&state.cfg.key, incoming.k.as_deref()) {
         state.stats.unauthorized();
         tracing::debug!("batch with a wrong or missing key");
         return if state.cfg.diagnostic {
@@ -118,9 +118,10 @@ async fn batch(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
             not_found()
         };
     }
-    let kinds = state.stats.batch(&incoming.ops);
-    note_dialects(state, &incoming.ops);
-    let r = run_batch(state, incoming.ops).await;
+    let ops = parse_batch(incoming.ops);
+    let kinds = state.stats.batch(&ops);
+    note_dialects(state, &ops);
+    let r = execute(state, ops).await;
     state.stats.replies(&kinds, &r);
     // Written by the wire's encoder: the same bytes as serde_json, without its per-byte escape
     // checks over the base64 (bench/README.md, node CPU).
@@ -153,26 +154,21 @@ async fn single(state: &Arc<NodeState>, body: Incoming) -> Response<Body> {
             not_found()
         };
     }
-    state.stats.single(&req.op, req.data.as_deref());
-    if let Some(sid) = req.sid.as_deref().filter(|_| req.op == "data") {
+    let op = Op::from_wire(req.to_batch_op());
+    let kind = state.stats.single(&op);
+    if let Op::Data(Data { sid: Ok(sid), .. }) = &op {
         state.table.note_data(sid, false);
     }
-    let reply = run_single(state, &req).await;
-    state
-        .stats
-        .replies(&[req.op.as_str()], std::slice::from_ref(&reply));
+    let reply = run_single(state, op).await;
+    state.stats.replies(&[kind], std::slice::from_ref(&reply));
     json_response(StatusCode::OK, &reply)
 }
 
 /// Tells the stats which dialect each data op's session speaks.
-fn note_dialects(state: &NodeState, ops: &[serde_json::Value]) {
+fn note_dialects(state: &NodeState, ops: &[Op]) {
     for op in ops {
-        if op.get("op").and_then(serde_json::Value::as_str) != Some("data") {
-            continue;
-        }
-        if let Some(sid) = op.get("sid").and_then(serde_json::Value::as_str) {
-            let seq = op.get("seq").is_some_and(|v| !v.is_null());
-            state.table.note_data(sid, seq && !state.cfg.legacy);
+        if let Op::Data(d @ Data { sid: Ok(sid), .. }) = op {
+            state.table.note_data(sid, d.seqd(&state.rules).is_some());
         }
     }
 }
@@ -191,32 +187,4 @@ fn body_error<T: Serialize>(
         BodyReadError::Io(_) => StatusCode::BAD_REQUEST,
     };
     json_response(status, &wrap(e.to_string()))
-}
-
-pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => respond(status, "application/json", bytes),
-        Err(e) => respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain",
-            format!("reply encoding failed: {e}"),
-        ),
-    }
-}
-
-fn not_found() -> Response<Body> {
-    respond(StatusCode::NOT_FOUND, "text/html", NGINX_404)
-}
-
-fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()));
-    *resp.status_mut() = status;
-    if let Ok(value) = content_type.parse() {
-        resp.headers_mut().insert(CONTENT_TYPE, value);
-    }
-    resp.headers_mut().insert(
-        hyper::header::SERVER,
-        hyper::header::HeaderValue::from_static("nginx"),
-    );
-    resp
 }

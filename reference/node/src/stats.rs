@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use seqtun_runtime::metrics::{Family, Kind};
-use seqtun_wire::Reply;
+use seqtun_runtime::rates::Rates;
 use seqtun_wire::b64::decoded_len;
+use seqtun_wire::{Op, OpKind, Reply};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -23,7 +24,7 @@ use crate::table::Census;
 /// How often the stats line is logged by default.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Op names counted by kind; anything else counts as `unknown`.
+/// Op kinds as counted (their wire names); any other name counts as `unknown`.
 pub const OP_KINDS: [&str; 7] = [
     "connect",
     "connect_data",
@@ -34,15 +35,25 @@ pub const OP_KINDS: [&str; 7] = [
     "unknown",
 ];
 
+fn kind_index(kind: OpKind<'_>) -> usize {
+    match kind {
+        OpKind::Connect => 0,
+        OpKind::ConnectData => 1,
+        OpKind::Data => 2,
+        OpKind::Close => 3,
+        OpKind::UdpOpen => 4,
+        OpKind::UdpData => 5,
+        OpKind::Unknown(_) => 6,
+    }
+}
+
+/// An op's kind as counted: every unknown name is one kind.
+fn counted(kind: OpKind<'_>) -> OpKind<'static> {
+    OpKind::parse(OP_KINDS[kind_index(kind)])
+}
+
 /// Reply outcomes: bytes or datagrams, nothing yet, the session ended, an error.
 pub const OUTCOMES: [&str; 4] = ["data", "empty", "eof", "error"];
-
-fn kind_index(op: &str) -> usize {
-    OP_KINDS
-        .iter()
-        .position(|k| *k == op)
-        .unwrap_or(OP_KINDS.len() - 1)
-}
 
 /// The live counters of one node.
 #[derive(Debug)]
@@ -58,6 +69,8 @@ pub struct NodeStats {
     udp_opened: AtomicU64,
     seq_waits: AtomicU64,
     preemptions: AtomicU64,
+    /// Batches, ops and bytes each way per second over the last minute, for `/stats`.
+    rates: Rates<4>,
     unauthorized: AtomicU64,
 }
 
@@ -76,6 +89,7 @@ impl Default for NodeStats {
             seq_waits: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            rates: Rates::new(std::time::Instant::now()),
         }
     }
 }
@@ -89,39 +103,32 @@ fn get(c: &AtomicU64) -> u64 {
 }
 
 impl NodeStats {
-    /// A batch arrived with a good key; `ops` are its raw ops. Returns their kinds, for
-    /// [`NodeStats::replies`].
-    pub fn batch(&self, ops: &[Value]) -> Vec<&'static str> {
+    /// A batch arrived with a good key. Returns its ops' kinds, for [`NodeStats::replies`].
+    pub fn batch(&self, ops: &[Op]) -> Vec<OpKind<'static>> {
         bump(&self.batches, 1);
         ops.iter().map(|op| self.op(op)).collect()
     }
 
     /// A single-op `/tunnel` request with a good key.
-    pub fn single(&self, op: &str, d: Option<&str>) {
+    pub fn single(&self, op: &Op) -> OpKind<'static> {
         bump(&self.single_ops, 1);
-        bump(&self.ops[kind_index(op)], 1);
-        if let Some(d) = d {
-            bump(&self.bytes_up, decoded_len(d) as u64);
-        }
+        self.op(op)
     }
 
-    fn op(&self, raw: &Value) -> &'static str {
-        let name = raw.get("op").and_then(Value::as_str).unwrap_or("");
-        let kind = OP_KINDS[kind_index(name)];
+    fn op(&self, op: &Op) -> OpKind<'static> {
+        let kind = counted(op.kind());
         bump(&self.ops[kind_index(kind)], 1);
-        if let Some(d) = raw.get("d").and_then(Value::as_str) {
-            bump(&self.bytes_up, decoded_len(d) as u64);
-        }
+        bump(&self.bytes_up, op.uplink_bytes() as u64);
         kind
     }
 
     /// The replies of a batch (or the one of a single op), with the kinds of their ops.
-    pub fn replies(&self, kinds: &[&str], replies: &[Reply]) {
+    pub fn replies(&self, kinds: &[OpKind<'_>], replies: &[Reply]) {
         for (i, r) in replies.iter().enumerate() {
             let opened = r.e.is_none() && r.sid.is_some();
             match kinds.get(i).copied() {
-                Some("connect" | "connect_data") if opened => bump(&self.tcp_opened, 1),
-                Some("udp_open") if opened => bump(&self.udp_opened, 1),
+                Some(OpKind::Connect | OpKind::ConnectData) if opened => bump(&self.tcp_opened, 1),
+                Some(OpKind::UdpOpen) if opened => bump(&self.udp_opened, 1),
                 _ => {}
             }
             let mut down = r.d.as_deref().map_or(0, decoded_len);
@@ -158,6 +165,19 @@ impl NodeStats {
     /// A request with a wrong or missing key.
     pub fn unauthorized(&self) {
         bump(&self.unauthorized, 1);
+    }
+
+    /// `snap`'s batches, ops and bytes per second over the last minute, as `/stats` JSON.
+    pub fn rates_json(&self, snap: &NodeSnapshot) -> String {
+        let counters = [
+            snap.batches,
+            snap.ops_total(),
+            snap.bytes_up,
+            snap.bytes_down,
+        ];
+        self.rates
+            .read(std::time::Instant::now(), counters)
+            .to_json(["batches", "ops", "bytes_up", "bytes_down"])
     }
 
     /// Every counter now, with the live sessions of `state`.
@@ -249,9 +269,10 @@ impl NodeSnapshot {
         )
     }
 
-    /// The `/stats` document.
-    pub fn to_json(&self) -> String {
+    /// The `/stats` document, with `rates` ([`NodeStats::rates_json`]) under its name.
+    pub fn to_json(&self, rates: &str) -> String {
         let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["rates"] = serde_json::from_str(rates).unwrap_or_default();
         // Pairs read better as objects: {"data": 3, ...}.
         for key in ["ops", "replies"] {
             if let Some(pairs) = v.get(key).and_then(Value::as_array).cloned() {
@@ -355,5 +376,20 @@ impl NodeSnapshot {
                 self.unauthorized,
             ),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_kinds_are_the_wire_names() {
+        for name in &OP_KINDS[..6] {
+            let kind = OpKind::parse(name);
+            assert_eq!(kind.name(), *name);
+            assert_eq!(counted(kind), kind);
+        }
+        assert_eq!(counted(OpKind::Unknown("frob")).name(), "unknown");
     }
 }

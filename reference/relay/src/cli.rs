@@ -45,10 +45,10 @@ pub struct Args {
     #[arg(long, env = "RELAY_DIAGNOSTIC", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::KEYS)]
     pub diagnostic: bool,
     /// Answer POSTs with a 302 to a one-time GET URL, as script.google.com does.
-    #[arg(long, env = "SEQTUN_RELAY_REDIRECT", action = ArgAction::SetTrue, value_parser = env_bool())]
+    #[arg(long, env = "SEQTUN_RELAY_REDIRECT", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::PROTOCOL)]
     pub redirect: bool,
     /// The batch path drops op fields an old relay does not know (seq, wseq, ...).
-    #[arg(long, env = "SEQTUN_RELAY_STRIP_UNKNOWN_FIELDS", action = ArgAction::SetTrue, value_parser = env_bool())]
+    #[arg(long, env = "SEQTUN_RELAY_STRIP_UNKNOWN_FIELDS", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::PROTOCOL)]
     pub strip_unknown_fields: bool,
 
     /// Fixed latency added to every call (ms; the field sees 1500-2500).

@@ -151,7 +151,8 @@ impl Reply {
         self.caps.is_some_and(|c| c & CAPS_PIPELINE_SEQ != 0)
     }
 
-    /// True when `caps` advertises seq ordering and poll preemption (bits 0 and 1, §7.7).
+    /// True when `caps` advertises seq ordering and poll preemption (bits 0 and 2, §7.7); bit 1
+    /// (replay-safe seq, §7.10) plays no part.
     pub fn offers_preemption(&self) -> bool {
         let both = CAPS_PIPELINE_SEQ | CAPS_POLL_PREEMPTION;
         self.caps.is_some_and(|c| c & both == both)
@@ -223,10 +224,19 @@ mod tests {
     }
 
     #[test]
-    fn preemption_needs_bits_zero_and_one() {
+    fn preemption_needs_bits_zero_and_two() {
+        use crate::{
+            CAPS_PIPELINE_SEQ as SEQ, CAPS_POLL_PREEMPTION as PRE, CAPS_REPLAY_SAFE as SAFE,
+        };
         let mut r = Reply::default();
         assert!(!r.offers_preemption());
-        for (caps, want) in [(1, false), (2, false), (3, true), (7, true)] {
+        for (caps, want) in [
+            (SEQ, false),
+            (PRE, false),
+            (SEQ | SAFE, false),
+            (SEQ | PRE, true),
+            (SEQ | SAFE | PRE, true),
+        ] {
             r.caps = Some(caps);
             assert_eq!(r.offers_preemption(), want, "caps {caps}");
         }

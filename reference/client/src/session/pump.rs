@@ -12,7 +12,7 @@ use tokio::time::Instant as TokioInstant;
 use super::Ctx;
 use super::open::Opened;
 use crate::mux::{Route, now};
-use crate::stats::add;
+use crate::stats::{add, sub};
 
 /// App bytes are read in chunks of this size, up to the op limit per op.
 const READ_CHUNK: usize = 64 << 10;
@@ -50,6 +50,8 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
     let mut buf = Vec::with_capacity(READ_CHUNK);
     let mut app_gone = false;
     let mut write_failed = false;
+    // What this session adds to the client's held-bytes gauge, taken back when it ends.
+    let mut held = 0u64;
     let end = loop {
         if let Some(end) = p.end() {
             break end.clone();
@@ -91,6 +93,10 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
             biased;
             Some((token, result)) = rx.recv() => {
                 let events = p.on_reply(token, result, now());
+                let now_held = p.held_bytes() as u64;
+                add(&ctx.stats.held_bytes, now_held);
+                sub(&ctx.stats.held_bytes, held);
+                held = now_held;
                 for (token, op) in p.take_resends() {
                     ctx.mux.submit_paced(op, route(token), true).await;
                 }
@@ -131,6 +137,7 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
             break End::AppGone;
         }
     };
+    sub(&ctx.stats.held_bytes, held);
     let _ = wr.shutdown().await;
     end
 }

@@ -233,8 +233,17 @@ async fn a_config_files_fronting_does_not_leak_onto_a_flag_relay_and_sigterm_is_
         metrics.contains("seqtun_client_sessions_active 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("seqtun_client_replies_total{outcome=\"data\"} 1"),
+        "{metrics}"
+    );
     let stats = http_get(addrs["metrics"], "/stats").await;
     assert!(stats.contains(r#""socks5_sessions":1"#), "{stats}");
+    assert!(stats.contains(r#""replies":{"data":1,"#), "{stats}");
+    assert!(stats.contains(r#""held_bytes":0"#), "{stats}");
+    assert!(stats.contains(r#""rates":{"batches_per_sec":"#), "{stats}");
+    assert!(stats.contains(r#""window_secs":"#), "{stats}");
+    assert!(stats.contains(r#""bytes_down_per_sec":"#), "{stats}");
     sigterm(&child);
     let out = within("a graceful exit", child.wait_with_output())
         .await
@@ -285,9 +294,12 @@ async fn help_headings_version_completions_and_boolean_env() {
         "Timing:",
         "Logging and stats:",
         "Upstream:",
+        "Protocol:",
     ] {
         assert!(help.contains(heading), "no {heading} in\n{help}");
     }
+    let unheaded = seqtun_runtime::heading::unheaded(&help);
+    assert!(unheaded.is_empty(), "flags without a heading: {unheaded:?}");
     for var in [
         "SEQTUN_MAX_SESSIONS",
         "SEQTUN_MAX_BATCH_OPS",
@@ -317,5 +329,98 @@ async fn help_headings_version_completions_and_boolean_env() {
     assert!(
         !out.status.success() && err.contains("SEQTUN_QUIET=\"maybe\""),
         "{err}"
+    );
+}
+
+/// What the log tells an operator (issue 15): the startup summary prints values, not `Debug`;
+/// an open that failed after the app was told "connected" says so; a session ended by a failed
+/// batch gets a line of its own, naming its sid; and the 404 page of a wrong key is summarised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_says_why_each_session_ended() {
+    use serde_json::json;
+    let mut node = Scripted::start().await;
+    let mut child = bin()
+        .args([
+            "--relay",
+            &node.url(),
+            "--key",
+            KEY,
+            "--socks",
+            "127.0.0.1:0",
+        ])
+        .args(["--coalesce-step-ms", "2", "--coalesce-max-ms", "10"])
+        .env_remove("RUST_LOG")
+        .env_remove("SEQTUN_LOG_LEVEL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let proxy = listeners(&mut lines, 1).await["socks5"];
+    // A refused open the app is told about proves the relay path (§6.7 item 1).
+    let app = tokio::spawn(async move { socks(proxy, "warm-up.test", 22).await });
+    node.next()
+        .await
+        .reply(vec![json!({"e": "connect failed: warm-up"})]);
+    assert_eq!(app.await.unwrap().0, 0x01);
+    // Told "connected" early, then refused by the node: the connection is reset.
+    let (code, mut granted) = socks(proxy, "granted.test", 443).await;
+    assert_eq!(code, 0, "an early yes once the path is proven");
+    let asked = node.next().await;
+    assert_eq!(asked.ops()[0]["host"], "granted.test");
+    asked.reply(vec![json!({"e": "connect failed: Connection refused"})]);
+    let mut buf = [0u8; 8];
+    let n = tokio::io::AsyncReadExt::read(&mut granted, &mut buf).await;
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    // Opened, then its poll's batch fails with HTTP 500.
+    let (code, _ended) = socks(proxy, "ended.test", 443).await;
+    assert_eq!(code, 0);
+    let asked = node.next().await;
+    assert_eq!(asked.ops()[0]["host"], "ended.test");
+    asked.reply(vec![connected("s9", Some(1))]);
+    let asked = node.next().await;
+    assert_eq!(asked.ops()[0]["op"], "data", "{:?}", asked.ops());
+    asked.raw(Raw {
+        status: 500,
+        headers: vec![("content-type", "text/html".into())],
+        body: b"<html><body><h1>404 Not Found</h1>\n<hr><center>nginx</center></body></html>"
+            .to_vec(),
+    });
+    let close = node.next().await;
+    assert_eq!(close.ops(), vec![json!({"op": "close", "sid": "s9"})]);
+    close.reply(vec![json!({"sid": "s9", "eof": true})]);
+    sigterm(&child);
+    let out = within("a graceful exit", child.wait_with_output())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let started = err
+        .lines()
+        .find(|l| l.contains("seqtun-client started:"))
+        .unwrap_or_else(|| panic!("no startup summary: {err}"));
+    assert!(started.contains("socks=127.0.0.1:"), "{started}");
+    assert!(started.contains("http=-"), "{started}");
+    assert!(
+        !started.contains("Some(") && !started.contains("None"),
+        "{started}"
+    );
+    assert!(
+        err.lines().any(|l| l.contains("granted.test")
+            && l.contains("the app had already been told the tunnel was open")),
+        "{err}"
+    );
+    let ended = err
+        .lines()
+        .find(|l| l.contains("session ended:") && l.contains("s9"))
+        .unwrap_or_else(|| panic!("no line for the failed batch's session: {err}"));
+    assert!(ended.contains("500"), "{ended}");
+    let failed: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("mux: batch failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "logged once: {err}");
+    assert!(
+        failed[0].contains("404 Not Found nginx") && !failed[0].contains("<center>"),
+        "HTML is summarised on one line: {err}"
     );
 }

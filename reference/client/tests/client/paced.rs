@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use seqtun_wire::{CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt as _;
 use tokio::time::Instant;
@@ -13,8 +14,8 @@ use crate::scripted::{SID, answer, data_ops, next_data, open, setup};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const QUIET: Duration = Duration::from_millis(300);
-/// `caps` of a node that orders seq'd ops and preempts parked polls (bits 0 and 1, §7.7).
-const PREEMPTS: u32 = 3;
+/// `caps` of a node that orders seq'd ops and preempts parked polls (bits 0 and 2, §7.7).
+const PREEMPTS: u32 = CAPS_PIPELINE_SEQ | CAPS_POLL_PREEMPTION;
 
 /// Deployed coalescing (200 ms step, 1000 ms at most), 5 ms for prompt ops, depth `depth`.
 async fn paced(depth: usize) -> (Scripted, seqtun_client::ClientHandle) {

@@ -125,11 +125,27 @@ fn post_batch(addr: std::net::SocketAddr, body: &str) -> String {
 }
 
 fn sigterm(child: &std::process::Child) {
+    signal(child, "-TERM");
+}
+
+fn signal(child: &std::process::Child, which: &str) {
     let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([which, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
+}
+
+/// Ctrl-C in a terminal is SIGINT: the same graceful stop as SIGTERM.
+#[test]
+fn ctrl_c_stops_as_gracefully_as_sigterm() {
+    let (child, _addr, _out) = start(&[], &[]);
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SIGINT: shutting down"), "{err}");
+    assert!(err.contains("final stats"), "{err}");
 }
 
 #[test]
@@ -230,9 +246,12 @@ fn help_has_headings_version_and_completions() {
         "Limits:",
         "Timing:",
         "Logging and stats:",
+        "Protocol:",
     ] {
         assert!(help.contains(heading), "no {heading} in\n{help}");
     }
+    let unheaded = seqtun_runtime::heading::unheaded(&help);
+    assert!(unheaded.is_empty(), "flags without a heading: {unheaded:?}");
     for var in [
         "SEQTUN_NODE_MAX_SESSIONS",
         "SEQTUN_NODE_LONGPOLL_MS",

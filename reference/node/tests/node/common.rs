@@ -119,6 +119,19 @@ impl TestNode {
     }
 }
 
+/// The `caps` seqtun's node puts on a successful connect reply: whatever bits its rules set
+/// (§7.2), so a test that means "caps offered" does not pin the other bits.
+pub fn seqtun_caps() -> Value {
+    json!(seqtun_wire::rules::Rules::seqtun().caps)
+}
+
+/// True when a reply's `caps` has `bit` set.
+pub fn has_cap(reply: &Value, bit: u32) -> bool {
+    reply["caps"]
+        .as_u64()
+        .is_some_and(|c| c & u64::from(bit) != 0)
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     seqtun_wire::b64::encode(bytes)
 }

@@ -52,6 +52,15 @@ async fn stats_count_sessions_bytes_ops_replies_and_wrong_keys() {
     assert_eq!(s["replies"]["error"], 1, "{s}");
     assert_eq!(s["replies"]["empty"], 2, "connect replies: {s}");
     assert_eq!(s["unauthorized"], 1, "{s}");
+    // Rates since start (the first minute): every batch so far, over the seconds since then.
+    let rates = &s["rates"];
+    let window = rates["window_secs"].as_f64().unwrap();
+    let per_sec = rates["batches_per_sec"].as_f64().unwrap();
+    assert!(window > 0.0 && window <= 60.0, "{s}");
+    assert!(per_sec > 0.0 && (per_sec * window - 5.0).abs() < 0.5, "{s}");
+    for name in ["ops_per_sec", "bytes_up_per_sec", "bytes_down_per_sec"] {
+        assert!(rates[name].as_f64().unwrap() > 0.0, "{name}: {s}");
+    }
 
     let (status, text) = n.get("/metrics").await;
     assert_eq!(status, StatusCode::OK);

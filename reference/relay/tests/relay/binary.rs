@@ -227,9 +227,12 @@ fn refuses_a_node_endpoint_url_a_bad_boolean_and_has_headings() {
         "Timing:",
         "Logging and stats:",
         "Faults:",
+        "Protocol:",
     ] {
         assert!(help.contains(heading), "no {heading} in\n{help}");
     }
+    let unheaded = seqtun_runtime::heading::unheaded(&help);
+    assert!(unheaded.is_empty(), "flags without a heading: {unheaded:?}");
     assert!(help.contains("SEQTUN_RELAY_MAX_CONCURRENT"), "{help}");
     let v = relay_command().arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&v.stdout).starts_with("seqtun-relay "));

@@ -91,8 +91,10 @@ async fn fetch(mut s: TcpStream, id: u64, len: usize, limit: Duration) -> Verdic
     }
 }
 
-/// The 20 downloads at once through a relay rewriting replies, with `faults` in the client.
-async fn run(faults: ClientFaults, limit: Duration) -> (Vec<Verdict>, StatsSnapshot) {
+/// The 20 downloads at once through a relay rewriting replies, with `faults` in the client;
+/// `legacy`: the node offers no `caps`, so every session runs the legacy loop (no `seq` to
+/// check, only count and sid).
+async fn run(faults: ClientFaults, legacy: bool, limit: Duration) -> (Vec<Verdict>, StatsSnapshot) {
     let t = Arc::new(
         e2e(Setup {
             faults: FaultPlan {
@@ -104,6 +106,7 @@ async fn run(faults: ClientFaults, limit: Duration) -> (Vec<Verdict>, StatsSnaps
                 ..FaultPlan::new(SEED)
             },
             client_faults: faults,
+            legacy,
             node_drain_max: Some(DRAIN),
             ..Setup::default()
         })
@@ -131,14 +134,24 @@ async fn run(faults: ClientFaults, limit: Duration) -> (Vec<Verdict>, StatsSnaps
 /// Runs of the 20 downloads before giving up on seeing both outcomes; which calls the seeded
 /// rewrites hit depends on timing, and a run where every download failed shows nothing about
 /// the completed ones.
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_downloads_never_get_a_foreign_byte_when_the_relay_rewrites_replies() {
+    never_a_foreign_byte(false).await;
+}
+
+/// The same without pipelining: the deployed legacy loop lost 20 of 20 downloads this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_legacy_downloads_never_get_a_foreign_byte_either() {
+    never_a_foreign_byte(true).await;
+}
+
+async fn never_a_foreign_byte(legacy: bool) {
     let (mut complete, mut failed, mut extra, mut swapped) = (0, 0, 0, 0);
     for round in 1..=ROUNDS {
         let started = tokio::time::Instant::now();
-        let (verdicts, relay) = run(ClientFaults::default(), STREAM_LIMIT).await;
+        let (verdicts, relay) = run(ClientFaults::default(), legacy, STREAM_LIMIT).await;
         let done = verdicts.iter().filter(|v| **v == Verdict::Complete).count();
         let early: Vec<usize> = verdicts
             .iter()
@@ -148,7 +161,7 @@ async fn twenty_downloads_never_get_a_foreign_byte_when_the_relay_rewrites_repli
             })
             .collect();
         eprintln!(
-            "round {round}: {done} complete, {} ended early (correct prefixes of {early:?} \
+            "legacy {legacy}, round {round}: {done} complete, {} ended early (correct prefixes of {early:?} \
              bytes), relay faults {:?} over {} calls, in {:?}",
             early.len(),
             relay.faults,
@@ -183,7 +196,7 @@ async fn the_positional_client_delivers_foreign_bytes_in_the_same_chain() {
         positional_replies: true,
         ..ClientFaults::default()
     };
-    let (verdicts, relay) = run(faults, Duration::from_secs(10)).await;
+    let (verdicts, relay) = run(faults, false, Duration::from_secs(10)).await;
     let wrong = verdicts
         .iter()
         .filter(|v| matches!(v, Verdict::Wrong { .. }))

@@ -22,7 +22,7 @@ pub enum Mode {
     /// One op in flight, no `seq` (§6.5).
     Legacy,
     /// Up to `depth` seq'd ops in flight (§7.8). More than one poll at a time only when the
-    /// node `preempts` parked polls (`caps` bit 1, §7.7): without preemption every extra poll
+    /// node `preempts` parked polls (`caps` bit 2, §7.7): without preemption every extra poll
     /// can hold the session's next write for a long-poll deadline.
     Pipelined { depth: usize, preempts: bool },
 }
@@ -157,32 +157,21 @@ mod tests {
     }
 
     #[test]
-    fn bit_one_says_the_node_preempts_but_only_beside_bit_zero() {
+    fn bit_two_says_the_node_preempts_but_only_beside_bit_zero() {
+        use crate::{
+            CAPS_PIPELINE_SEQ as SEQ, CAPS_POLL_PREEMPTION as PRE, CAPS_REPLAY_SAFE as SAFE,
+        };
         let (p, f) = (ClientParams::default(), ClientFaults::default());
         let mode = |caps| session_mode(&reply(Some(caps)), &p, false, &f);
-        let depth = p.depth;
-        assert_eq!(
-            mode(3),
-            Mode::Pipelined {
-                depth,
-                preempts: true
-            }
-        );
-        assert_eq!(
-            mode(1),
-            Mode::Pipelined {
-                depth,
-                preempts: false
-            }
-        );
-        assert_eq!(mode(2), Mode::Legacy, "bit 1 alone offers nothing");
-        assert_eq!(
-            mode(7),
-            Mode::Pipelined {
-                depth,
-                preempts: true
-            }
-        );
+        let piped = |preempts| Mode::Pipelined {
+            depth: p.depth,
+            preempts,
+        };
+        assert_eq!(mode(SEQ | PRE), piped(true));
+        assert_eq!(mode(SEQ), piped(false));
+        assert_eq!(mode(SEQ | SAFE), piped(false), "bit 1 is not preemption");
+        assert_eq!(mode(SEQ | SAFE | PRE), piped(true));
+        assert_eq!(mode(PRE), Mode::Legacy, "bit 2 alone offers nothing");
     }
 
     #[test]

@@ -275,6 +275,17 @@ impl Pipeline {
         }
     }
 
+    /// Decoded bytes of the replies that wait for an earlier seq's reply (the reorder buffer).
+    pub fn held_bytes(&self) -> usize {
+        self.in_flight
+            .iter()
+            .filter_map(|f| match &f.reply {
+                Some(Ok(r)) => r.d.as_deref().map(crate::b64::decoded_len),
+                _ => None,
+            })
+            .sum()
+    }
+
     /// When the oldest unanswered op times out.
     pub fn deadline(&self) -> Option<Instant> {
         if self.end.is_some() {

@@ -9,7 +9,7 @@
 //! - **Polls while downlink flows follow what the node had.** After a reply that carried bytes
 //!   a pipelined session keeps `polls_wanted` polls out. It starts at one and grows by one for
 //!   every poll answered with bytes, up to `depth` where the node preempts parked polls (`caps`
-//!   bit 1, §7.7) and to one elsewhere: without preemption each poll that finds nothing parks
+//!   bit 2, §7.7) and to one elsewhere: without preemption each poll that finds nothing parks
 //!   for a long-poll deadline, one after the other, and the session's next write waits behind
 //!   all of them (a seqtun client against a deployed #903 node paces as before). Up to depth: a download that fills every reply ramps to
 //!   `depth` polls in a few round trips (one per doubling), as TCP's slow start does. A poll

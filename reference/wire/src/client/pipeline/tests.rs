@@ -100,14 +100,16 @@ fn reversed_replies_are_written_in_seq_order() {
     let (a, _) = p.send("s", b"1", t);
     let (b, _) = p.send("s", b"2", t);
     assert!(
-        p.on_reply(b, reply(b"B", Some(1)), t).is_empty(),
+        p.on_reply(b, reply(b"BBB", Some(1)), t).is_empty(),
         "B waits for A"
     );
+    assert_eq!(p.held_bytes(), 3, "B's bytes are held");
     let ev = p.on_reply(a, reply(b"A", Some(0)), t);
     assert_eq!(
         ev,
-        vec![Event::Write(b"A".to_vec()), Event::Write(b"B".to_vec())]
+        vec![Event::Write(b"A".to_vec()), Event::Write(b"BBB".to_vec())]
     );
+    assert_eq!(p.held_bytes(), 0);
 }
 
 #[test]
