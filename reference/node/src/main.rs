@@ -31,6 +31,8 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("settings: {}", summary(&cfg));
+    // Before `listening on`: a stop signal from then on gets the graceful stop.
+    let shutdown = seqtun_runtime::signal::Shutdown::install();
     let node = match seqtun_node::spawn(cfg, listen).await {
         Ok(node) => node,
         Err(e) => {
@@ -61,7 +63,7 @@ async fn main() -> ExitCode {
             Duration::from_secs(args.stats_secs),
         ))
     });
-    let signal = seqtun_runtime::signal::shutdown_signal().await;
+    let signal = shutdown.wait().await;
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     tracing::info!(
         "{signal}: shutting down; in-flight batches get up to {}",
