@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use seqtun_bench::codec::{Case, client_decode, client_encode, node_decode, node_encode};
 use seqtun_bench::codec_table;
 use seqtun_bench::settings::{RELAY_KEY, Settings, Sizes};
@@ -11,10 +13,15 @@ use seqtun_bench::settings::{RELAY_KEY, Settings, Sizes};
 fn codec(c: &mut Criterion) {
     let quick = Settings::from_env().is_ok_and(|s| s.sizes == Sizes::Quick);
     let mut group = c.benchmark_group("codec");
+    // Flat sampling: every sample runs the same number of iterations. Criterion's default
+    // (linear) grows them 1, 2, ... per sample, which for a 50 MiB batch meant 210 encodes of
+    // half a second each per measurement: seven of the full run's 22 minutes.
     group
-        .sample_size(if quick { 10 } else { 20 })
-        .warm_up_time(Duration::from_millis(if quick { 100 } else { 500 }))
-        .measurement_time(Duration::from_millis(if quick { 300 } else { 2000 }));
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .nresamples(seqtun_bench::run::RESAMPLES)
+        .warm_up_time(Duration::from_millis(if quick { 100 } else { 300 }))
+        .measurement_time(Duration::from_millis(if quick { 300 } else { 1000 }));
     let load_before = seqtun_bench::report::load_average();
     for case in Case::ALL {
         let payloads = case.payloads();
@@ -43,5 +50,9 @@ fn codec(c: &mut Criterion) {
     codec_table::publish(load_before);
 }
 
-criterion_group!(benches, codec);
+criterion_group! {
+    name = benches;
+    config = seqtun_bench::run::criterion();
+    targets = codec
+}
 criterion_main!(benches);

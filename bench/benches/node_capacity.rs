@@ -9,5 +9,9 @@ fn node_capacity(c: &mut Criterion) {
     bench_plans(c, suite::capacity);
 }
 
-criterion_group!(benches, node_capacity);
+criterion_group! {
+    name = benches;
+    config = seqtun_bench::run::criterion();
+    targets = node_capacity
+}
 criterion_main!(benches);

@@ -9,5 +9,9 @@ fn tunnel(c: &mut Criterion) {
     bench_plans(c, suite::tunnel);
 }
 
-criterion_group!(benches, tunnel);
+criterion_group! {
+    name = benches;
+    config = seqtun_bench::run::criterion();
+    targets = tunnel
+}
 criterion_main!(benches);

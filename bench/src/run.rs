@@ -17,6 +17,11 @@ use crate::workload::Sample;
 
 /// Runs per mode under criterion (its minimum).
 pub const CRITERION_SAMPLES: usize = 10;
+/// Runs per mode in the quick run. Their median is the table's figure, so one slow first run
+/// (a fresh stack's first connections) cannot move it, and no warm-up run is spent.
+pub const QUICK_RUNS: usize = 3;
+/// Warm-up runs per mode in the quick run: none (see [`QUICK_RUNS`]).
+pub const QUICK_WARM_UP: usize = 0;
 
 /// What every table shares: the load generator's runtime, the settings and the origin.
 pub struct Runner {
@@ -130,7 +135,7 @@ impl Runner {
             .sampling_mode(SamplingMode::Flat)
             .warm_up_time(Duration::from_millis(1))
             .measurement_time(Duration::from_millis(1))
-            .nresamples(10_000);
+            .nresamples(RESAMPLES);
         if let Some(bytes) = plan.workload.bytes() {
             group.throughput(Throughput::Bytes(bytes));
         }
@@ -164,8 +169,24 @@ impl Runner {
     }
 }
 
-/// Runs each plan under criterion, or, with `SEQTUN_BENCH_QUICK=1`, three runs per mode
-/// without it; publishes every table that ran.
+/// Bootstrap resamples per statistic. Criterion's default is 100,000, and its HTML report draws
+/// a density of every bootstrap distribution: on this 2-core machine that plotting, not the
+/// measuring, took four of the codec bench's minutes. Ten thousand still give stable intervals.
+pub const RESAMPLES: usize = 10_000;
+
+/// The criterion every bench starts from: HTML report under `target/criterion` in a full run;
+/// none in the quick run, which wants a look, not statistics (`SEQTUN_BENCH_QUICK=1`).
+pub fn criterion() -> Criterion {
+    let c = Criterion::default().nresamples(RESAMPLES);
+    if Settings::from_env().is_ok_and(|s| s.sizes == crate::settings::Sizes::Quick) {
+        c.without_plots()
+    } else {
+        c
+    }
+}
+
+/// Runs each plan under criterion, or, with `SEQTUN_BENCH_QUICK=1`, [`QUICK_RUNS`] runs per
+/// mode without it; publishes every table that ran.
 pub fn bench_plans(c: &mut Criterion, plans: impl Fn(&Settings) -> Vec<Plan>) {
     let runner = Runner::from_env().unwrap_or_else(|e| panic!("{e}"));
     println!("{}", runner.settings.describe());
@@ -174,7 +195,9 @@ pub fn bench_plans(c: &mut Criterion, plans: impl Fn(&Settings) -> Vec<Plan>) {
             if !selected(&plan.id) {
                 continue;
             }
-            runner.table(&plan, 1, 3).unwrap_or_else(|e| panic!("{e}"))
+            runner
+                .table(&plan, QUICK_WARM_UP, QUICK_RUNS)
+                .unwrap_or_else(|e| panic!("{e}"))
         } else {
             runner.criterion_table(c, &plan)
         };

@@ -140,7 +140,7 @@ impl Settings {
             match self.sizes {
                 Sizes::Full => "",
                 Sizes::Quick =>
-                    "; QUICK run (small sizes, 3 runs per mode, no criterion statistics)",
+                    "; QUICK run (small sizes, 3 runs per mode and no warm-up, no criterion statistics)",
                 Sizes::Smoke => "; SMOKE test (tiny sizes)",
             }
         )

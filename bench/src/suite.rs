@@ -108,7 +108,7 @@ pub fn tunnel(s: &Settings) -> Vec<Plan> {
             title: "bulk_down, bandwidth-limited (relay 400 Mbit/s per call, default drain cap)"
                 .into(),
             workload: Workload::BulkDown {
-                size: size(s, 48 * MIB, 24 * MIB, 256 * KIB),
+                size: size(s, 48 * MIB, 8 * MIB, 256 * KIB),
             },
             modes: pipelined.clone(),
             hop: relay(BANDWIDTH_KBPS),

@@ -9,10 +9,7 @@
 /// Installed stop handlers.
 pub struct Shutdown {
     #[cfg(unix)]
-    handlers: Option<(
-        tokio::signal::unix::Signal,
-        tokio::signal::unix::Signal,
-    )>,
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Shutdown {
