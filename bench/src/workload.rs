@@ -133,7 +133,12 @@ fn transfer(started: Instant, bytes: u64, calls: u64) -> Sample {
 }
 
 async fn open(stack: &Stack, origin: &Origin, ask: Ask) -> Result<TcpStream, AppError> {
-    let mut s = socks_connect(stack.socks, origin.addr).await?;
+    ask_at(stack.socks, origin.addr, ask).await
+}
+
+/// A SOCKS5 connection to the origin through `socks`, its ask already sent.
+async fn ask_at(socks: SocketAddr, origin: SocketAddr, ask: Ask) -> Result<TcpStream, AppError> {
+    let mut s = socks_connect(socks, origin).await?;
     s.write_all(&ask.encode())
         .await
         .map_err(|source| AppError::Io {
@@ -269,13 +274,7 @@ async fn session(
     size: u64,
     step: u64,
 ) -> Result<(), AppError> {
-    let mut s = socks_connect(socks, origin).await?;
-    s.write_all(&ask.encode())
-        .await
-        .map_err(|source| AppError::Io {
-            what: "ask",
-            source,
-        })?;
+    let mut s = ask_at(socks, origin, ask).await?;
     let mut buf = Vec::new();
     let mut pos = 0;
     while pos < size {

@@ -232,7 +232,7 @@ mod tests {
         let ok = answered(json!({"r":[{"sid":"a","eof":false}]}));
         let entry = answered(json!({"r":[{"sid":"a"},{"e":"seq 2 timed out waiting for 1"}]}));
         let whole = answered(json!({"e":"unauthorized"}));
-        assert_eq!(first_error(&[ok.clone()]), None);
+        assert_eq!(first_error(std::slice::from_ref(&ok)), None);
         assert_eq!(
             first_error(&[ok.clone(), entry, whole.clone()]).as_deref(),
             Some("seq 2 timed out waiting for 1")

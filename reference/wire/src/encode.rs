@@ -115,6 +115,38 @@ fn string_bytes(r: &Reply) -> usize {
     len(&r.sid) + len(&r.d) + len(&r.e) + len(&r.code) + pkts
 }
 
+/// The fields of one JSON object, written in turn: a comma before all but the first.
+struct Fields<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Fields<'_> {
+    fn key(&mut self, name: &[u8]) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name);
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, name: &[u8], value: &Option<String>) {
+        if let Some(v) = value {
+            self.key(name);
+            write_str(self.out, v);
+        }
+    }
+
+    fn num(&mut self, name: &[u8], value: Option<&impl std::fmt::Display>) {
+        if let Some(v) = value {
+            self.key(name);
+            let _ = write!(self.out, "{v}");
+        }
+    }
+}
+
 /// One reply, its fields in `Reply`'s declaration order, absent ones omitted (§3.2).
 fn write_reply(out: &mut Vec<u8>, r: &Reply) {
     // Destructured in full, so a field added to `Reply` fails to compile here.
@@ -128,56 +160,30 @@ fn write_reply(out: &mut Vec<u8>, r: &Reply) {
         seq,
         caps,
     } = r;
-    let mut first = true;
-    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-    };
     out.push(b'{');
-    if let Some(sid) = sid {
-        key(out, b"sid");
-        write_str(out, sid);
-    }
-    if let Some(d) = d {
-        key(out, b"d");
-        write_str(out, d);
-    }
+    let mut w = Fields { out, first: true };
+    w.str(b"sid", sid);
+    w.str(b"d", d);
     if let Some(pkts) = pkts {
-        key(out, b"pkts");
-        out.push(b'[');
+        w.key(b"pkts");
+        w.out.push(b'[');
         for (i, p) in pkts.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                w.out.push(b',');
             }
-            write_str(out, p);
+            write_str(w.out, p);
         }
-        out.push(b']');
+        w.out.push(b']');
     }
     if let Some(eof) = eof {
-        key(out, b"eof");
-        out.extend_from_slice(if *eof { b"true" } else { b"false" });
+        w.key(b"eof");
+        w.out
+            .extend_from_slice(if *eof { b"true" } else { b"false" });
     }
-    if let Some(e) = e {
-        key(out, b"e");
-        write_str(out, e);
-    }
-    if let Some(code) = code {
-        key(out, b"code");
-        write_str(out, code);
-    }
-    if let Some(seq) = seq {
-        key(out, b"seq");
-        let _ = write!(out, "{seq}");
-    }
-    if let Some(caps) = caps {
-        key(out, b"caps");
-        let _ = write!(out, "{caps}");
-    }
+    w.str(b"e", e);
+    w.str(b"code", code);
+    w.num(b"seq", seq.as_ref());
+    w.num(b"caps", caps.as_ref());
     out.push(b'}');
 }
 
