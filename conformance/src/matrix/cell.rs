@@ -245,6 +245,7 @@ pub async fn run(params: &Params, row: &ClientSide, col: &NodeSide, limit: Durat
         });
     let exchanges = rig.tap.as_ref().map(Tap::exchanges).unwrap_or_default();
     rig.stop().await;
+    let delivery = with_node_error(delivery, &exchanges);
     let facts = WireFacts::from_exchanges(&exchanges);
     Cell {
         client: row.label.clone(),
@@ -254,5 +255,16 @@ pub async fn run(params: &Params, row: &ClientSide, col: &NodeSide, limit: Durat
         facts,
         delivery,
         elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// A failed cell says what the node answered, when an op's reply was an error: "the tunnel
+/// closed after 0 bytes" alone does not tell a seq timeout from a refused body.
+fn with_node_error(delivery: Delivery, exchanges: &[super::tap::Exchange]) -> Delivery {
+    match (delivery, super::tap::first_error(exchanges)) {
+        (Delivery::Failed { reason }, Some(e)) => Delivery::Failed {
+            reason: format!("{reason} (first node error on the wire: {e})"),
+        },
+        (delivery, _) => delivery,
     }
 }

@@ -38,6 +38,22 @@ pub struct Exchange {
     pub reply: Option<Value>,
 }
 
+/// The first `e` the node answered, in a batch entry or a whole reply, in wire order.
+pub fn first_error(exchanges: &[Exchange]) -> Option<String> {
+    exchanges.iter().find_map(|x| {
+        let reply = x.reply.as_ref()?;
+        let entries = reply
+            .get("r")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        entries
+            .chain([reply])
+            .find_map(|e| e.get("e").and_then(Value::as_str))
+            .map(str::to_owned)
+    })
+}
+
 #[derive(Default)]
 struct Log {
     exchanges: Vec<Exchange>,
@@ -195,4 +211,32 @@ async fn relay_to_node(
         .map_err(|e| e.to_string())?
         .to_bytes();
     Ok((status, ct, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answered(reply: Value) -> Exchange {
+        Exchange {
+            path: "/tunnel/batch".into(),
+            request: None,
+            status: Some(200),
+            reply: Some(reply),
+        }
+    }
+
+    #[test]
+    fn the_first_error_is_found_in_entries_and_whole_replies() {
+        let ok = answered(json!({"r":[{"sid":"a","eof":false}]}));
+        let entry = answered(json!({"r":[{"sid":"a"},{"e":"seq 2 timed out waiting for 1"}]}));
+        let whole = answered(json!({"e":"unauthorized"}));
+        assert_eq!(first_error(std::slice::from_ref(&ok)), None);
+        assert_eq!(
+            first_error(&[ok.clone(), entry, whole.clone()]).as_deref(),
+            Some("seq 2 timed out waiting for 1")
+        );
+        assert_eq!(first_error(&[ok, whole]).as_deref(), Some("unauthorized"));
+    }
 }

@@ -78,6 +78,10 @@ pub struct Args {
     /// Fire a batch at most this many ms after its first op [default: 1000].
     #[arg(long, env = "SEQTUN_COALESCE_MAX_MS", help_heading = heading::TIMING)]
     pub coalesce_max_ms: Option<u64>,
+    /// Fire a batch at most this many ms after its first prompt op: app bytes, or a poll
+    /// while downlink flows [default: 5; 0 fires at once].
+    #[arg(long, env = "SEQTUN_COALESCE_PROMPT_MS", help_heading = heading::TIMING)]
+    pub coalesce_prompt_ms: Option<u64>,
     /// Wait for the app's first bytes to send connect_data, in ms [default: 50]; 0 always
     /// opens with connect and answers the app only after the node did.
     #[arg(long, env = "SEQTUN_FIRST_DATA_WAIT_MS", help_heading = heading::TIMING)]
@@ -276,6 +280,9 @@ impl Args {
         if let Some(d) = nonzero_ms(self.coalesce_max_ms.or(file.coalesce_max_ms)) {
             p.coalesce_max = d;
         }
+        if let Some(ms) = self.coalesce_prompt_ms.or(file.coalesce_prompt_ms) {
+            p.coalesce_prompt = Duration::from_millis(ms);
+        }
         if let Some(n) = self.max_batch_ops {
             p.max_batch_ops = n;
         }
@@ -357,6 +364,8 @@ mod tests {
             "4",
             "--coalesce-step-ms",
             "5",
+            "--coalesce-prompt-ms",
+            "0",
             "--request-timeout-secs",
             "90",
             "--max-batch-bytes",
@@ -370,6 +379,11 @@ mod tests {
         // 0 never sends an op twice, even to a replay-safe node (§7.10).
         assert_eq!(c.params.retry.max, 0);
         assert_eq!(c.params.retry.within, Duration::from_secs(30));
+        assert_eq!(
+            c.params.coalesce_prompt,
+            Duration::ZERO,
+            "0 is a value here"
+        );
         assert_eq!(c.relays.len(), 2);
         // Raised over the deployed 2 MiB for a node known to take more (§6.3).
         assert_eq!(c.params.max_batch_body, 8_000_000);

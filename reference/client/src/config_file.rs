@@ -102,6 +102,7 @@ pub struct FileConfig {
     pub no_pipelining: Option<bool>,
     pub coalesce_step_ms: Option<u64>,
     pub coalesce_max_ms: Option<u64>,
+    pub coalesce_prompt_ms: Option<u64>,
     pub request_timeout_secs: Option<u64>,
     pub max_op_bytes: Option<usize>,
     pub first_data_wait_ms: Option<u64>,

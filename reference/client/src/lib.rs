@@ -268,7 +268,7 @@ fn log_summary(cfg: &ClientConfig, bound: [Option<SocketAddr>; 2]) {
         })
         .collect();
     tracing::info!(
-        "seqtun-client started: socks={} http={} relays=[{}] depth={} request_timeout={} reply_watchdog={} coalesce={}/{} first_data_wait={}",
+        "seqtun-client started: socks={} http={} relays=[{}] depth={} request_timeout={} reply_watchdog={} coalesce={}/{} prompt={} first_data_wait={}",
         opt(bound[0]),
         opt(bound[1]),
         relays.join(", "),
@@ -279,6 +279,7 @@ fn log_summary(cfg: &ClientConfig, bound: [Option<SocketAddr>; 2]) {
         )),
         duration(p.coalesce_step),
         duration(p.coalesce_max),
+        duration(p.coalesce_prompt),
         duration(p.first_data_wait),
     );
     if cfg.faults.any() {

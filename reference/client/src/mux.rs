@@ -59,6 +59,8 @@ impl Route {
 struct Submit {
     op: BatchOp,
     route: Route,
+    /// Someone waits for it: its batch fires within `coalesce_prompt` (§6.3).
+    prompt: bool,
 }
 
 /// How sessions reach the multiplexer.
@@ -70,15 +72,22 @@ pub struct MuxHandle {
 }
 
 impl MuxHandle {
-    /// Queues an op; false when the client is shutting down.
+    /// Queues an op that may wait for company; false when the client is shutting down.
     pub async fn submit(&self, op: BatchOp, route: Route) -> bool {
-        self.tx.send(Submit { op, route }).await.is_ok()
+        self.submit_paced(op, route, false).await
     }
 
-    /// Sends one op and waits for its reply.
+    /// Queues an op, prompt (fired within `coalesce_prompt`) or not.
+    pub async fn submit_paced(&self, op: BatchOp, route: Route, prompt: bool) -> bool {
+        let submit = Submit { op, route, prompt };
+        self.tx.send(submit).await.is_ok()
+    }
+
+    /// Sends one op and waits for its reply. Someone is waiting (an open, a shutdown's
+    /// close), so the op is prompt.
     pub async fn request(&self, op: BatchOp) -> OpResult {
         let (tx, rx) = oneshot::channel();
-        if !self.submit(op, Route::Once(tx)).await {
+        if !self.submit_paced(op, Route::Once(tx), true).await {
             return Err(OpFailure::Batch("the client is shutting down".into()));
         }
         rx.await
@@ -193,9 +202,14 @@ async fn run(mut rx: mpsc::Receiver<Submit>, relays: Arc<Relays>) {
         let deadline = batcher.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Submit { op, route }) => {
+                Some(Submit { op, route, prompt }) => {
                     batcher.set_max_body(relays.sizes.cap());
-                    for batch in batcher.push(op, route, now()) {
+                    let ready = if prompt {
+                        batcher.push_prompt(op, route, now())
+                    } else {
+                        batcher.push(op, route, now())
+                    };
+                    for batch in ready {
                         tokio::spawn(send(Arc::clone(&relays), batch));
                     }
                 }

@@ -57,6 +57,10 @@ pub struct Args {
     /// Random extra latency per call, uniform in 0..=this (ms), drawn from the seed.
     #[arg(long, default_value_t = limits::DEFAULT_JITTER.as_millis() as u64, env = "SEQTUN_RELAY_JITTER_MS", help_heading = heading::TIMING)]
     pub jitter_ms: u64,
+    /// Per-call transfer rate of request and reply bytes, in kbit/s (0: unlimited): a call
+    /// takes its latency plus its bytes at this rate.
+    #[arg(long, default_value_t = limits::DEFAULT_BANDWIDTH_KBPS, env = "SEQTUN_RELAY_BANDWIDTH_KBPS", help_heading = heading::TIMING)]
+    pub bandwidth_kbps: u64,
     /// Simultaneous executions per deployment; more get Google's 429 page.
     #[arg(long, default_value_t = limits::MAX_CONCURRENT_EXECUTIONS, value_parser = positive_usize, env = "SEQTUN_RELAY_MAX_CONCURRENT", help_heading = heading::LIMITS)]
     pub max_concurrent: usize,
@@ -67,7 +71,8 @@ pub struct Args {
     #[arg(long, default_value_t = limits::MAX_RESPONSE_BYTES, value_parser = positive_usize, env = "SEQTUN_RELAY_MAX_RESPONSE_BYTES", help_heading = heading::LIMITS)]
     pub max_response_bytes: usize,
     /// Per-deployment limits, e.g. dep1:latency_ms=2000,jitter_ms=500,max_concurrent=5
-    /// (keys: latency_ms, jitter_ms, max_concurrent, calls_per_day, max_response_bytes).
+    /// (keys: latency_ms, jitter_ms, bandwidth_kbps, max_concurrent, calls_per_day,
+    /// max_response_bytes).
     /// Repeatable.
     #[arg(long, value_name = "DEPLOYMENT:KEY=VALUE,...", env = "SEQTUN_RELAY_DEPLOYMENT_LIMITS", help_heading = heading::LIMITS)]
     pub deployment_limits: Vec<String>,
@@ -216,6 +221,7 @@ impl Args {
         cfg.limits = Limits {
             latency: Duration::from_millis(self.latency_ms),
             jitter: Duration::from_millis(self.jitter_ms),
+            bandwidth_kbps: self.bandwidth_kbps,
             max_concurrent: self.max_concurrent,
             calls_per_day: self.calls_per_day,
             max_response_bytes: self.max_response_bytes,
@@ -289,15 +295,21 @@ pub fn summary(cfg: &RelayConfig) -> String {
     } else {
         format!("{}+0..{}", duration(l.latency), duration(l.jitter))
     };
+    let bandwidth = match l.bandwidth_kbps {
+        0 => "unlimited".to_owned(),
+        kbps => format!("{kbps}kbit/s"),
+    };
     format!(
         "node={} seed={} diagnostic={} redirect={} strip_unknown_fields={} latency={} \
-         max_concurrent={} calls_per_day={} max_response={} overrides={} fault_rates=[{}] source={}",
+         bandwidth={} max_concurrent={} calls_per_day={} max_response={} overrides={} \
+         fault_rates=[{}] source={}",
         cfg.node_url,
         cfg.faults.seed,
         on(cfg.diagnostic),
         on(cfg.redirect),
         on(cfg.strip_unknown_fields),
         latency,
+        bandwidth,
         l.max_concurrent,
         l.calls_per_day,
         bytes(l.max_response_bytes),

@@ -54,7 +54,10 @@ pub async fn post(
         return Ok(counted(state, dep, page));
     };
     let _running = Gauge::up(state, dep, |d| &mut d.in_flight);
-    let delay = dep.limits.latency + decision.jitter(dep.limits.jitter);
+    // The request's bytes cross the call at the deployment's rate, then the fixed latency.
+    let delay = dep.limits.latency
+        + decision.jitter(dep.limits.jitter)
+        + dep.limits.transfer_time(len as usize);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -82,6 +85,14 @@ pub async fn post(
     if action == Action::DropReply {
         state.stats.fault(action.kind());
         return Err(Dropped::Fault);
+    }
+    let reply_len = match &answer {
+        Answer::Json(text) => text.len(),
+        Answer::Decoy => pages::DECOY_HTML.len(),
+    };
+    let transfer = dep.limits.transfer_time(reply_len);
+    if !transfer.is_zero() {
+        tokio::time::sleep(transfer).await;
     }
     Ok(deliver(state, dep, answer, host))
 }

@@ -13,6 +13,11 @@ use tokio::time::Instant;
 pub const DEFAULT_LATENCY: Duration = Duration::ZERO;
 /// Largest random extra latency per call.
 pub const DEFAULT_JITTER: Duration = Duration::ZERO;
+/// Per-call transfer rate for request and reply bytes, in kbit/s; 0 is unlimited. An Apps
+/// Script execution moves its request and reply at a finite rate, so a call's time is its
+/// fixed latency plus its bytes over this rate (the part of a round trip pipelining can
+/// overlap only by spreading ops over calls).
+pub const DEFAULT_BANDWIDTH_KBPS: u64 = 0;
 /// Simultaneous executions Apps Script allows per account.
 pub const MAX_CONCURRENT_EXECUTIONS: usize = 30;
 /// `UrlFetchApp.fetch` calls per day on a consumer account (accounts made in Iran often get
@@ -41,6 +46,8 @@ pub const REDIRECT_STORE_BYTES: usize = 256 << 20;
 pub struct Limits {
     pub latency: Duration,
     pub jitter: Duration,
+    /// kbit/s per call for request and reply bytes; 0 is unlimited.
+    pub bandwidth_kbps: u64,
     pub max_concurrent: usize,
     pub calls_per_day: u64,
     pub max_response_bytes: usize,
@@ -51,6 +58,7 @@ impl Default for Limits {
         Self {
             latency: DEFAULT_LATENCY,
             jitter: DEFAULT_JITTER,
+            bandwidth_kbps: DEFAULT_BANDWIDTH_KBPS,
             max_concurrent: MAX_CONCURRENT_EXECUTIONS,
             calls_per_day: URLFETCH_CALLS_PER_DAY,
             max_response_bytes: MAX_RESPONSE_BYTES,
@@ -66,7 +74,7 @@ pub enum LimitsError {
     )]
     Shape(String),
     #[error(
-        "--deployment-limits: unknown key {0:?}; known: latency_ms, jitter_ms, max_concurrent, calls_per_day, max_response_bytes"
+        "--deployment-limits: unknown key {0:?}; known: latency_ms, jitter_ms, bandwidth_kbps, max_concurrent, calls_per_day, max_response_bytes"
     )]
     UnknownKey(String),
     #[error("--deployment-limits: {key}={value} is not a whole number")]
@@ -101,6 +109,7 @@ impl Limits {
             match key.trim() {
                 "latency_ms" => limits.latency = Duration::from_millis(n),
                 "jitter_ms" => limits.jitter = Duration::from_millis(n),
+                "bandwidth_kbps" => limits.bandwidth_kbps = n,
                 "max_concurrent" => limits.max_concurrent = positive(n)? as usize,
                 "calls_per_day" => limits.calls_per_day = n,
                 "max_response_bytes" => limits.max_response_bytes = positive(n)? as usize,
@@ -109,6 +118,24 @@ impl Limits {
         }
         Ok((id.into(), limits))
     }
+}
+
+impl Limits {
+    /// How long `bytes` take to cross a call at this deployment's bandwidth (zero when
+    /// unlimited), rounded up to the nanosecond.
+    pub fn transfer_time(&self, bytes: usize) -> Duration {
+        transfer_time(bytes, self.bandwidth_kbps)
+    }
+}
+
+/// `bytes` at `kbps` kbit/s (1 kbit = 1000 bits); zero when `kbps` is 0 (unlimited).
+pub fn transfer_time(bytes: usize, kbps: u64) -> Duration {
+    if kbps == 0 {
+        return Duration::ZERO;
+    }
+    // bits / (kbps * 1000) seconds = bytes * 8_000_000 / kbps nanoseconds.
+    let nanos = (bytes as u128 * 8_000_000).div_ceil(u128::from(kbps));
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// A deployment's daily `UrlFetchApp` allowance.
@@ -178,12 +205,33 @@ mod tests {
         assert_eq!(l.calls_per_day, URLFETCH_CALLS_PER_DAY);
         assert_eq!(l.max_response_bytes, MAX_RESPONSE_BYTES);
         let (_, l) = base
-            .parse_override("d:calls_per_day=5,max_response_bytes=100")
+            .parse_override("d:calls_per_day=5,max_response_bytes=100,bandwidth_kbps=800")
             .unwrap();
         assert_eq!((l.calls_per_day, l.max_response_bytes), (5, 100));
+        assert_eq!(l.bandwidth_kbps, 800);
+        assert_eq!(l.latency, base.latency);
         // A spent account from the start is a useful case, so zero calls is allowed.
         let (_, l) = base.parse_override("d:calls_per_day=0").unwrap();
         assert_eq!(l.calls_per_day, 0);
+    }
+
+    #[test]
+    fn transfer_time_at_its_edges() {
+        assert_eq!(transfer_time(1 << 30, 0), Duration::ZERO, "0 is unlimited");
+        assert_eq!(transfer_time(0, 8), Duration::ZERO);
+        // 8 kbit/s is 1000 bytes per second: one byte is exactly a millisecond.
+        assert_eq!(transfer_time(1, 8), Duration::from_millis(1));
+        assert_eq!(transfer_time(1000, 8), Duration::from_secs(1));
+        // 1 kbit/s, 1 byte: 8 ms; 3 kbit/s rounds up to the next nanosecond.
+        assert_eq!(transfer_time(1, 1), Duration::from_millis(8));
+        assert_eq!(transfer_time(1, 3), Duration::from_nanos(2_666_667));
+        // The largest values do not overflow.
+        assert_eq!(transfer_time(usize::MAX, 1), Duration::from_nanos(u64::MAX));
+        let l = Limits {
+            bandwidth_kbps: 80_000,
+            ..Limits::default()
+        };
+        assert_eq!(l.transfer_time(10_000_000), Duration::from_secs(1));
     }
 
     #[test]

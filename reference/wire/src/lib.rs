@@ -15,6 +15,7 @@ pub mod b64;
 pub mod body;
 pub mod client;
 pub mod drain;
+pub mod encode;
 pub mod envelope;
 pub mod node;
 pub mod op;
@@ -35,6 +36,11 @@ pub const CAPS_PIPELINE_SEQ: u32 = 1 << 0;
 /// `caps` bit 1: the node holds each seq'd reply until acknowledged, so a client may send a
 /// seq'd op again after its batch failed (§7.10).
 pub const CAPS_REPLAY_SAFE: u32 = 1 << 1;
+/// seqtun: `caps` bit 2: the node preempts parked polls (§7.7), so a client may keep several
+/// polls of a session out without stalling its writes (§7.8). Meaningful only with bit 0;
+/// deployed clients ignore it (they test bit 0 alone), and deployed #903 nodes, which do not
+/// preempt, do not set it. Independent of bit 1.
+pub const CAPS_POLL_PREEMPTION: u32 = 1 << 2;
 
 /// Machine-readable `code` for an op the receiver does not implement (§4.3).
 pub const CODE_UNSUPPORTED_OP: &str = "UNSUPPORTED_OP";

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CAPS_PIPELINE_SEQ, CAPS_REPLAY_SAFE, CODE_SEQ_RELEASED, CODE_SEQ_TIMEOUT, CODE_UNSUPPORTED_OP,
-    b64,
+    CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION, CAPS_REPLAY_SAFE, CODE_SEQ_RELEASED,
+    CODE_SEQ_TIMEOUT, CODE_UNSUPPORTED_OP, b64,
 };
 
 /// A reply entry of `r`, or the body of a single-op reply.
@@ -169,6 +169,13 @@ impl Reply {
         self.caps.is_some_and(|c| c & both == both)
     }
 
+    /// True when `caps` advertises seq ordering and poll preemption (bits 0 and 2, §7.7); bit 1
+    /// (replay-safe seq, §7.10) plays no part.
+    pub fn offers_preemption(&self) -> bool {
+        let both = CAPS_PIPELINE_SEQ | CAPS_POLL_PREEMPTION;
+        self.caps.is_some_and(|c| c & both == both)
+    }
+
     /// True when `code` says the op is unsupported (§4.3).
     pub fn is_unsupported(&self) -> bool {
         self.code.as_deref() == Some(CODE_UNSUPPORTED_OP)
@@ -231,6 +238,25 @@ mod tests {
         ] {
             r.caps = Some(caps);
             assert_eq!(r.offers_pipelining(), want, "caps {caps}");
+        }
+    }
+
+    #[test]
+    fn preemption_needs_bits_zero_and_two() {
+        use crate::{
+            CAPS_PIPELINE_SEQ as SEQ, CAPS_POLL_PREEMPTION as PRE, CAPS_REPLAY_SAFE as SAFE,
+        };
+        let mut r = Reply::default();
+        assert!(!r.offers_preemption());
+        for (caps, want) in [
+            (SEQ, false),
+            (PRE, false),
+            (SEQ | SAFE, false),
+            (SEQ | PRE, true),
+            (SEQ | SAFE | PRE, true),
+        ] {
+            r.caps = Some(caps);
+            assert_eq!(r.offers_preemption(), want, "caps {caps}");
         }
     }
 }

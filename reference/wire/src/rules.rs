@@ -9,7 +9,7 @@
 //! ([`Rules::finish`]).
 
 use crate::reply::Reply;
-use crate::{CAPS_PIPELINE_SEQ, CAPS_REPLAY_SAFE};
+use crate::{CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION, CAPS_REPLAY_SAFE};
 
 /// One deliberate bug each, so the conformance suite can prove that its vectors catch real
 /// failures (a suite that cannot fail proves nothing), and so the reference node can stand in
@@ -178,7 +178,14 @@ impl Rules {
     pub fn new(legacy: bool, f: &NodeFaults) -> Self {
         let replay_safe = !legacy && !f.no_caps && !f.no_replay_safe;
         let replay_bit = if replay_safe { CAPS_REPLAY_SAFE } else { 0 };
-        let caps = (!legacy && !f.no_caps).then_some(CAPS_PIPELINE_SEQ | replay_bit);
+        // Each bit says one thing the node does (§7.2); a stand-in for a deployed #903 node,
+        // which neither preempts nor holds replies, offers bit 0 alone.
+        let preempts = if f.no_poll_preemption {
+            0
+        } else {
+            CAPS_POLL_PREEMPTION
+        };
+        let caps = (!legacy && !f.no_caps).then_some(CAPS_PIPELINE_SEQ | replay_bit | preempts);
         Self {
             legacy,
             replay_safe,
@@ -269,16 +276,36 @@ mod tests {
     #[test]
     fn seqtun_rules_are_the_protocol_text() {
         let r = Rules::seqtun();
-        assert_eq!(r.caps, Some(3), "ordered seq and replay-safe seq");
-        assert_eq!(r.caps_on_batched_connect_data, Some(3));
+        let caps = r.caps.unwrap();
+        assert_eq!(caps & CAPS_PIPELINE_SEQ, CAPS_PIPELINE_SEQ, "bit 0");
+        assert_eq!(caps & CAPS_REPLAY_SAFE, CAPS_REPLAY_SAFE, "bit 1");
+        assert_eq!(caps & CAPS_POLL_PREEMPTION, CAPS_POLL_PREEMPTION, "bit 2");
+        assert_eq!(r.caps_on_batched_connect_data, r.caps);
         assert!(r.replay_safe && r.job.replay == ReplayRule::Held);
         let off = Rules::seqtun().without_replay();
-        assert_eq!((off.caps, off.replay_safe), (Some(1), false));
+        assert_eq!(off.caps.map(|c| c & CAPS_REPLAY_SAFE), Some(0));
+        assert!(!off.replay_safe);
         assert!(r.defer_close && r.echo_seq_on_missing_sid && r.wake_on_ready);
         assert!(r.job.ordered && r.job.preempt_polls && !r.job.drain_before_turn);
         assert_eq!(r.job.active_watch, Watch::Own);
         assert_eq!(r.spent, Spent::Placeholder);
         assert_eq!(r.echo(Some(3)), Some(3));
+    }
+
+    /// Bit 2 follows poll preemption alone (§7.2, §7.7): the stand-in for a deployed #903
+    /// node keeps bit 0 and drops bit 2, and nothing else changes with it.
+    #[test]
+    fn the_preemption_bit_follows_poll_preemption() {
+        let f = NodeFaults {
+            no_poll_preemption: true,
+            ..NodeFaults::default()
+        };
+        let (with, without) = (Rules::seqtun(), Rules::new(false, &f));
+        let (a, b) = (with.caps.unwrap(), without.caps.unwrap());
+        assert_eq!(b & CAPS_PIPELINE_SEQ, CAPS_PIPELINE_SEQ);
+        assert_eq!(b & CAPS_POLL_PREEMPTION, 0);
+        assert_eq!(a & !CAPS_POLL_PREEMPTION, b, "only bit 2 differs");
+        assert!(!without.job.preempt_polls);
     }
 
     #[test]

@@ -44,9 +44,10 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
         token,
     };
     let send = |p: &mut Pipeline, bytes: &[u8]| {
+        let prompt = p.is_prompt(bytes);
         let (token, op) = p.send(&sid, bytes, now());
         let route = route(token);
-        async move { ctx.mux.submit(op, route).await }
+        async move { ctx.mux.submit_paced(op, route, prompt).await }
     };
     // The first bytes of a `connect_data` the node could not take go as the first data ops.
     let mut replay = replay;
@@ -101,7 +102,7 @@ pub async fn pump(ctx: &Ctx, opened: Opened) -> End {
                 sub(&ctx.stats.held_bytes, held);
                 held = now_held;
                 for (token, op) in p.take_resends() {
-                    ctx.mux.submit(op, route(token)).await;
+                    ctx.mux.submit_paced(op, route(token), true).await;
                 }
                 if p.take_downgrade() {
                     add(&ctx.stats.downgrades, 1);

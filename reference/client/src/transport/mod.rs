@@ -86,8 +86,8 @@ impl Transport {
             },
             ops,
         };
-        // Serialising plain strings and integers cannot fail.
-        serde_json::to_vec(&req).unwrap_or_default()
+        // The same bytes as serde_json, without its per-byte escape checks over the base64.
+        seqtun_wire::encode::request_body(&req)
     }
 
     /// POSTs a batch body and reads the answer, following redirects as `GET`.

@@ -127,7 +127,11 @@ async fn a_raised_cap_sends_larger_bodies_to_a_node_that_takes_them() {
     let node = spawn_node(NodeConfig::new(KEY)).await;
     for (cap, over) in [(None, false), (Some(8 * MIB), true)] {
         let mut cfg = default_client(&node.url(), KEY);
-        cfg.params.coalesce_step = Duration::from_millis(5);
+        // Ops may gather for 50 ms, so several full ops are ready for one request and only the
+        // cap decides its size. With prompt batches (§6.3) a write fires its batch 5 ms after it
+        // arrived, and on a loaded machine the sessions' ops then rarely met in one request.
+        cfg.params.coalesce_step = Duration::from_millis(50);
+        cfg.params.coalesce_prompt = Duration::from_millis(50);
         if let Some(cap) = cap {
             cfg.params.max_batch_body = cap;
         }
@@ -158,6 +162,9 @@ async fn the_client_before_the_fix_breaks_on_the_deployed_limit() {
         ignore_body_limit: true,
         ..ClientFaults::default()
     };
+    // The deployed client coalesces every op on the 200 ms step; with prompt batches (§6.3)
+    // an upload's ops leave a few at a time and may never fill a request past the limit.
+    cfg.params.coalesce_prompt = cfg.params.coalesce_step;
     let c = Arc::new(client(cfg).await);
     let origin = echo().await;
     // A first exchange proves the relay path, so the upload's session opens optimistically

@@ -10,6 +10,7 @@ mod e2e;
 mod faults;
 mod honest;
 mod limits;
+mod paced;
 mod pacing;
 mod plain;
 mod scripted;

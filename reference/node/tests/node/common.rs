@@ -119,6 +119,19 @@ impl TestNode {
     }
 }
 
+/// The `caps` seqtun's node puts on a successful connect reply: whatever bits its rules set
+/// (§7.2), so a test that means "caps offered" does not pin the other bits.
+pub fn seqtun_caps() -> Value {
+    json!(seqtun_wire::rules::Rules::seqtun().caps)
+}
+
+/// True when a reply's `caps` has `bit` set.
+pub fn has_cap(reply: &Value, bit: u32) -> bool {
+    reply["caps"]
+        .as_u64()
+        .is_some_and(|c| c & u64::from(bit) != 0)
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     seqtun_wire::b64::encode(bytes)
 }
@@ -268,6 +281,3 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what} did not finish"))
 }
 
-/// The caps a seqtun node sets on connect replies: ordered seq (bit 0) and replay-safe seq
-/// (bit 1, §7.10).
-pub const OUR_CAPS: u32 = seqtun_wire::CAPS_PIPELINE_SEQ | seqtun_wire::CAPS_REPLAY_SAFE;

@@ -123,7 +123,7 @@ async fn unknown_fields_change_nothing() {
     let (_, _, body) = n.post("/tunnel/batch", body.to_string()).await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(d(&v["r"][0]), b"hi");
-    assert_eq!(v["r"][0]["caps"], OUR_CAPS);
+    assert_eq!(v["r"][0]["caps"], seqtun_caps());
 }
 
 #[tokio::test]
@@ -162,7 +162,7 @@ async fn replies_are_positional_for_a_mixed_batch() {
     assert_eq!(r[4], json!({"sid":"nope","eof":true}));
     assert_eq!(r[5], json!({"sid":"never","eof":true}));
     assert_eq!(d(&r[6]), b"y");
-    assert_eq!(r[6]["caps"], OUR_CAPS);
+    assert_eq!(r[6]["caps"], seqtun_caps());
 }
 
 #[tokio::test]

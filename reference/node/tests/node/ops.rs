@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use seqtun_wire::{CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION};
 use serde_json::json;
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -25,7 +26,23 @@ async fn connect_gives_a_v4_uuid_and_caps() {
         .await;
     let sid = r["sid"].as_str().unwrap();
     assert!(is_uuid_v4(sid), "{sid}");
-    assert_eq!(r, json!({"sid":sid,"eof":false,"caps":OUR_CAPS}));
+    assert_eq!(r, json!({"sid":sid,"eof":false,"caps":seqtun_caps()}));
+}
+
+/// Bit 2 says the node preempts parked polls (§7.2, §7.7): a node standing in for a deployed
+/// #903 node, which does not, keeps bit 0 and drops bit 2.
+#[tokio::test]
+async fn caps_bit_two_follows_poll_preemption() {
+    let up = echo().await;
+    for no_preemption in [false, true] {
+        let n = node(|c| c.faults.no_poll_preemption = no_preemption).await;
+        let r = n
+            .op(json!({"op":"connect","host":"127.0.0.1","port":up.port()}))
+            .await;
+        let why = format!("no_poll_preemption={no_preemption}: {r}");
+        assert!(has_cap(&r, CAPS_PIPELINE_SEQ), "{why}");
+        assert_eq!(has_cap(&r, CAPS_POLL_PREEMPTION), !no_preemption, "{why}");
+    }
 }
 
 #[tokio::test]
@@ -110,7 +127,7 @@ async fn connect_data_writes_first_and_drains_with_caps() {
         .op(json!({"op":"connect_data","host":"127.0.0.1","port":up.port(),"d":b64(b"hello")}))
         .await;
     assert_eq!(d(&r), b"hello");
-    assert_eq!(r["caps"], OUR_CAPS);
+    assert_eq!(r["caps"], seqtun_caps());
     assert_eq!(r["eof"], false);
     assert_eq!(n.sessions(), 1);
 }

@@ -20,7 +20,7 @@ async fn single_ops_round_trip_with_caps() {
         json!({"op":"connect","host":"127.0.0.1","port":up.port()}),
     )
     .await;
-    assert_eq!(r["caps"], OUR_CAPS);
+    assert_eq!(r["caps"], seqtun_caps());
     let sid = r["sid"].as_str().unwrap().to_string();
     let r = single(&n, json!({"op":"data","sid":sid,"data":b64(b"one")})).await;
     assert_eq!(d(&r), b"one");
@@ -31,7 +31,7 @@ async fn single_ops_round_trip_with_caps() {
     )
     .await;
     assert_eq!(d(&r), b"two");
-    assert_eq!(r["caps"], OUR_CAPS);
+    assert_eq!(r["caps"], seqtun_caps());
     assert_eq!(
         single(&n, json!({"op":"close","sid":sid})).await,
         json!({"sid":sid,"eof":true})

@@ -219,7 +219,11 @@ fn script_and_pattern_files() {
         line.contains("latency=1.5s+0..500ms") && line.contains("max_response=50MiB"),
         "{line}"
     );
+    let cfg = config(&["--bandwidth-kbps", "2000"]).unwrap();
+    assert_eq!(cfg.limits.bandwidth_kbps, 2000);
+    assert!(summary(&cfg).contains("bandwidth=2000kbit/s"));
     let line = summary(&config(&[]).unwrap());
+    assert!(line.contains("bandwidth=unlimited"), "{line}");
     assert!(
         line.contains("latency=0ms ") && !line.contains("0ns"),
         "{line}"

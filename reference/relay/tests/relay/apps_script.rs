@@ -95,7 +95,7 @@ async fn batch_connect_data_close_round_trip() {
         .as_str()
         .unwrap_or_else(|| panic!("{v}"))
         .to_owned();
-    assert_eq!(v["r"][0]["caps"], NODE_CAPS, "{v}");
+    assert_eq!(v["r"][0]["caps"], json!(node.state.rules.caps), "{v}");
     let v = json_call(
         &gs.url,
         batch(json!([{"op":"data","sid":sid,"seq":0,"d":b64(b"through apps script")}])),

@@ -221,5 +221,3 @@ pub fn run_with_stdin(program: &std::path::Path, args: &[&str], input: &str) -> 
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The caps the real seqtun node behind these relays sets on connect replies.
-pub const NODE_CAPS: u32 = seqtun_wire::CAPS_PIPELINE_SEQ | seqtun_wire::CAPS_REPLAY_SAFE;

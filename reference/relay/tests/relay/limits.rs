@@ -35,6 +35,44 @@ async fn latency_is_added_to_every_call() {
     assert_eq!(a.text(), CLOSE_REPLY);
 }
 
+/// `--bandwidth-kbps` charges a call for its request bytes and its reply bytes: a call whose
+/// request alone and reply alone would each take 150 ms takes at least 300 ms, while an
+/// unlimited deployment of the same relay charges nothing extra. (Upper bounds of wall time
+/// are not asserted: a loaded machine only adds time.)
+#[tokio::test]
+async fn bandwidth_charges_request_and_reply_bytes() {
+    let sid = "s".repeat(1400);
+    let body = json!({"k": RELAY_KEY, "t": "batch", "ops": [{"op":"close","sid":sid}]});
+    let reply = format!(r#"{{"r":[{{"sid":"{sid}","eof":true}}]}}"#);
+    let (request_len, reply_len) = (body.to_string().len(), reply.len());
+    // 80 kbit/s is 10 bytes per millisecond.
+    let c = chain(
+        |_| {},
+        |r| {
+            let (id, l) = r.limits.parse_override("narrow:bandwidth_kbps=80").unwrap();
+            r.deployment_limits.insert(id, l);
+        },
+    )
+    .await;
+    let started = Instant::now();
+    let a = c.call("narrow", body.clone()).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(a.text(), reply);
+    let each = |n| seqtun_relay::limits::transfer_time(n, 80);
+    assert!(
+        each(request_len) >= Duration::from_millis(140),
+        "{request_len}"
+    );
+    assert!(each(reply_len) >= Duration::from_millis(140), "{reply_len}");
+    let want = each(request_len + reply_len);
+    assert!(
+        took >= want,
+        "both directions are charged: {took:?} < {want:?}"
+    );
+    let wide = c.call("wide", body).await.unwrap();
+    assert_eq!(wide.text(), reply, "the default is unlimited");
+}
+
 #[tokio::test]
 async fn jitter_comes_from_the_seed() {
     let seed = 3;

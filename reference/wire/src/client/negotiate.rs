@@ -21,8 +21,10 @@ use super::replies::{OpFailure, OpResult};
 pub enum Mode {
     /// One op in flight, no `seq` (§6.5).
     Legacy,
-    /// Up to `depth` seq'd ops in flight (§7.8).
-    Pipelined { depth: usize },
+    /// Up to `depth` seq'd ops in flight (§7.8). More than one poll at a time only when the
+    /// node `preempts` parked polls (`caps` bit 2, §7.7): without preemption every extra poll
+    /// can hold the session's next write for a long-poll deadline.
+    Pipelined { depth: usize, preempts: bool },
 }
 
 impl Mode {
@@ -42,6 +44,7 @@ pub fn session_mode(
     if offered && params.pipelining_enabled() && !pipelining_disabled {
         Mode::Pipelined {
             depth: params.depth,
+            preempts: connect_reply.offers_preemption(),
         }
     } else {
         Mode::Legacy
@@ -152,8 +155,29 @@ mod tests {
         p.depth = 3;
         assert_eq!(
             session_mode(&reply(Some(1)), &p, false, &f),
-            Mode::Pipelined { depth: 3 }
+            Mode::Pipelined {
+                depth: 3,
+                preempts: false
+            }
         );
+    }
+
+    #[test]
+    fn bit_two_says_the_node_preempts_but_only_beside_bit_zero() {
+        use crate::{
+            CAPS_PIPELINE_SEQ as SEQ, CAPS_POLL_PREEMPTION as PRE, CAPS_REPLAY_SAFE as SAFE,
+        };
+        let (p, f) = (ClientParams::default(), ClientFaults::default());
+        let mode = |caps| session_mode(&reply(Some(caps)), &p, false, &f);
+        let piped = |preempts| Mode::Pipelined {
+            depth: p.depth,
+            preempts,
+        };
+        assert_eq!(mode(SEQ | PRE), piped(true));
+        assert_eq!(mode(SEQ), piped(false));
+        assert_eq!(mode(SEQ | SAFE), piped(false), "bit 1 is not preemption");
+        assert_eq!(mode(SEQ | SAFE | PRE), piped(true));
+        assert_eq!(mode(PRE), Mode::Legacy, "bit 2 alone offers nothing");
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub const LEGACY_MAX_BATCH_PAYLOAD_B64: usize = 4 << 20;
 pub const COALESCE_STEP: Duration = Duration::from_millis(200);
 /// Fire a batch no later than this after its first op.
 pub const COALESCE_MAX: Duration = Duration::from_millis(1000);
+/// seqtun: fire a batch no later than this after its first *prompt* op (app bytes, or a poll
+/// while downlink flows, §6.3): long enough for the ops one reply sets off in other sessions
+/// (and an app's immediate answer) to share the call, short against any relay round trip.
+pub const COALESCE_PROMPT: Duration = Duration::from_millis(5);
 /// Most batches in flight per relay (Apps Script runs 30 executions per account at once).
 pub const MAX_INFLIGHT_PER_RELAY: usize = 30;
 /// Consecutive failed batches after which a relay cools down.
@@ -74,6 +78,7 @@ pub struct ClientParams {
     pub max_batch_body: usize,
     pub coalesce_step: Duration,
     pub coalesce_max: Duration,
+    pub coalesce_prompt: Duration,
     pub max_inflight_per_relay: usize,
     pub relay_failure_threshold: u32,
     pub relay_cooldown: Duration,
@@ -99,6 +104,7 @@ impl Default for ClientParams {
             max_batch_body: MAX_BATCH_BODY_BYTES,
             coalesce_step: COALESCE_STEP,
             coalesce_max: COALESCE_MAX,
+            coalesce_prompt: COALESCE_PROMPT,
             max_inflight_per_relay: MAX_INFLIGHT_PER_RELAY,
             relay_failure_threshold: RELAY_FAILURE_THRESHOLD,
             relay_cooldown: RELAY_COOLDOWN,

@@ -7,13 +7,7 @@
 //! that breaks the contract (wrong `seq`, no `seq`, `e`) ends the session before any of its
 //! bytes are written, because a stream with a hole is worse than a closed one.
 //!
-//! Pacing: an idle session keeps exactly one poll out, so it costs no more relay calls than a
-//! legacy one. While downlink flows (the last reply carried bytes) a pipelined session polls
-//! again at once, keeping up to `depth - 1` polls out: the last slot stays free for app bytes,
-//! because polls filling every slot made uploads wait a round trip per op. Bytes from the app
-//! are sent at once whenever fewer than `depth` ops are out, even while a poll is parked at the
-//! node: the node's poll preemption (§7.7) then answers the parked poll, so a write never waits
-//! up to a long-poll deadline behind it.
+//! Pacing (when a poll is due, when app bytes may go, which ops are prompt) is in [`pacing`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -22,7 +16,7 @@ use crate::op::BatchOp;
 
 use super::faults::ClientFaults;
 use super::negotiate::Mode;
-use super::params::{ClientParams, READ_LADDER};
+use super::params::ClientParams;
 use super::replies::{OpFailure, OpResult};
 use super::retry::RetryBudget;
 use super::timeouts::pipelined_reply_timeout;
@@ -98,6 +92,9 @@ pub struct Pipeline {
     next_seq: u64,
     in_flight: VecDeque<InFlight>,
     last_reply_had_bytes: bool,
+    /// Polls kept out while downlink flows: grows by one per poll answered with bytes (up to
+    /// `depth`), back to one when a poll comes back empty (see [`pacing`]).
+    polls_wanted: usize,
     consecutive_empty: usize,
     quiet_since: Instant,
     app_closed: bool,
@@ -133,6 +130,7 @@ impl Pipeline {
             next_seq: 0,
             in_flight: VecDeque::new(),
             last_reply_had_bytes: false,
+            polls_wanted: 1,
             consecutive_empty: 0,
             quiet_since: now,
             app_closed: false,
@@ -151,13 +149,6 @@ impl Pipeline {
         self.mode
     }
 
-    fn depth(&self) -> usize {
-        match self.mode {
-            Mode::Legacy => 1,
-            Mode::Pipelined { depth } => depth.max(1),
-        }
-    }
-
     /// Ops sent and not yet delivered.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
@@ -166,30 +157,6 @@ impl Pipeline {
     /// Why the session ended, once it has.
     pub fn end(&self) -> Option<&End> {
         self.end.as_ref()
-    }
-
-    /// True when bytes (the app's, or [`Self::take_pending`]'s) may be sent now.
-    pub fn can_send_bytes(&self) -> bool {
-        self.end.is_none()
-            && (!self.app_closed || !self.pending.is_empty())
-            && self.in_flight.len() < self.depth()
-            && !self.unproven_in_flight()
-    }
-
-    /// When the next empty poll should be sent.
-    pub fn poll_due(&self) -> PollDue {
-        if self.end.is_some() || self.app_closed || !self.pending.is_empty() {
-            return PollDue::Never;
-        }
-        let flowing = self.mode.is_pipelined() && self.last_reply_had_bytes;
-        if flowing && self.in_flight.len() + 1 < self.depth() {
-            PollDue::Now
-        } else if self.in_flight.is_empty() {
-            let step = self.consecutive_empty.min(READ_LADDER.len() - 1);
-            PollDue::At(self.quiet_since + READ_LADDER[step])
-        } else {
-            PollDue::Never
-        }
     }
 
     /// Sends `bytes` (empty: a poll) on session `sid`. Call only when [`Self::can_send_bytes`]
@@ -323,6 +290,9 @@ impl Pipeline {
             }
         };
         self.last_reply_had_bytes = !bytes.is_empty();
+        if slot.payload == 0 {
+            self.on_poll_answered(!bytes.is_empty());
+        }
         if bytes.is_empty() {
             self.consecutive_empty += 1;
         } else {
@@ -370,6 +340,7 @@ impl Pipeline {
     }
 }
 
+mod pacing;
 mod resend;
 mod retry;
 

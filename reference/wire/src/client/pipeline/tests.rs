@@ -9,14 +9,29 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 
 pub(super) fn pipelined(now: Instant) -> Pipeline {
     Pipeline::new(
-        Mode::Pipelined { depth: 2 },
+        Mode::Pipelined {
+            depth: 2,
+            preempts: true,
+        },
         &ClientParams::default(),
         &ClientFaults::default(),
         now,
     )
 }
 
-fn legacy(now: Instant) -> Pipeline {
+pub(super) fn with_depth(depth: usize, now: Instant) -> Pipeline {
+    Pipeline::new(
+        Mode::Pipelined {
+            depth,
+            preempts: true,
+        },
+        &ClientParams::default(),
+        &ClientFaults::default(),
+        now,
+    )
+}
+
+pub(super) fn legacy(now: Instant) -> Pipeline {
     Pipeline::new(
         Mode::Legacy,
         &ClientParams::default(),
@@ -27,7 +42,10 @@ fn legacy(now: Instant) -> Pipeline {
 
 fn with_faults(faults: ClientFaults, now: Instant) -> Pipeline {
     Pipeline::new(
-        Mode::Pipelined { depth: 2 },
+        Mode::Pipelined {
+            depth: 2,
+            preempts: true,
+        },
         &ClientParams::default(),
         &faults,
         now,
@@ -251,7 +269,7 @@ fn the_ladder_climbs_to_500_ms_and_resets_on_bytes() {
 }
 
 #[test]
-fn while_downlink_flows_polls_go_out_at_once_but_leave_a_slot_for_writes() {
+fn while_downlink_flows_polls_go_out_at_once_and_writes_still_get_a_slot() {
     let t = Instant::now();
     let mut p = pipelined(t);
     let (a, _) = p.send("s", b"", t);
@@ -260,26 +278,12 @@ fn while_downlink_flows_polls_go_out_at_once_but_leave_a_slot_for_writes() {
     p.send("s", b"", t);
     assert_eq!(
         p.poll_due(),
-        PollDue::Never,
-        "the last slot is kept for app bytes"
+        PollDue::Now,
+        "a poll answered with bytes earns a second poll: depth 2 keeps two out"
     );
-    assert!(p.can_send_bytes());
-
-    let mut deep = Pipeline::new(
-        Mode::Pipelined { depth: 3 },
-        &ClientParams::default(),
-        &ClientFaults::default(),
-        t,
-    );
-    let (a, _) = deep.send("s", b"", t);
-    deep.on_reply(a, reply(b"data", Some(0)), t);
-    deep.send("s", b"", t);
-    assert_eq!(deep.poll_due(), PollDue::Now);
-    deep.send("s", b"", t);
-    assert_eq!(deep.poll_due(), PollDue::Never);
-    assert!(deep.can_send_bytes());
-    deep.send("s", b"x", t);
-    assert!(!deep.can_send_bytes(), "depth reached");
+    p.send("s", b"", t);
+    assert_eq!(p.poll_due(), PollDue::Never, "depth reached");
+    assert!(p.can_send_bytes(), "app bytes never wait behind polls");
 }
 
 #[test]

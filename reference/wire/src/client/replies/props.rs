@@ -104,9 +104,14 @@ fn build(sessions: &[Session], opens: usize, order: u64) -> Batch {
     for (s, shape) in sessions.iter().enumerate() {
         let (mode, ops, skip) = match *shape {
             Session::Legacy { .. } => (Mode::Legacy, 1, 0),
-            Session::Pipelined { ops, first_seq } => {
-                (Mode::Pipelined { depth: 16 }, ops, first_seq)
-            }
+            Session::Pipelined { ops, first_seq } => (
+                Mode::Pipelined {
+                    depth: 16,
+                    preempts: true,
+                },
+                ops,
+                first_seq,
+            ),
         };
         let mut p = Pipeline::new(mode, &params, &faults, t);
         for _ in 0..skip {

@@ -258,15 +258,19 @@ fn caps_on_connect_and_batched_connect_data_only() {
         {"op":"connect_data","host":"h","port":1,"d":""},
         {"op":"udp_open","host":"h","port":1},
     ]);
+    let caps = Rules::seqtun().caps;
     let (r, _) = world(&[]).run(ops.clone(), &Rules::seqtun());
-    assert_eq!(r[0], json!({"sid":"new0","eof":false,"caps":3}));
-    assert_eq!(r[1], json!({"sid":"new1","d":"eA==","eof":false,"caps":3}));
+    assert_eq!(r[0], json!({"sid":"new0","eof":false,"caps":caps}));
+    assert_eq!(
+        r[1],
+        json!({"sid":"new1","d":"eA==","eof":false,"caps":caps})
+    );
     assert_eq!(r[2], json!({"sid":"new2","eof":false}));
     let (r, _) = world(&[]).run(
         ops.clone(),
         &faults(|f| f.no_caps_on_batched_connect_data = true),
     );
-    assert_eq!(r[0]["caps"], 3);
+    assert_eq!(r[0]["caps"], json!(caps));
     assert!(r[1].get("caps").is_none());
     let (r, _) = world(&[]).run(ops, &Rules::new(true, &NodeFaults::default()));
     assert!(r.iter().all(|x| x.get("caps").is_none()), "legacy: {r:?}");
