@@ -74,6 +74,7 @@ fn write_op(out: &mut Vec<u8>, op: &BatchOp) {
         port,
         d,
         seq,
+        ack,
     } = op;
     out.extend_from_slice(b"{\"op\":");
     write_str(out, op);
@@ -92,9 +93,11 @@ fn write_op(out: &mut Vec<u8>, op: &BatchOp) {
         field(out, b"d");
         write_str(out, d);
     }
-    if let Some(seq) = seq {
-        field(out, b"seq");
-        let _ = write!(out, "{seq}");
+    for (name, value) in [(&b"seq"[..], seq), (b"ack", ack)] {
+        if let Some(v) = value {
+            field(out, name);
+            let _ = write!(out, "{v}");
+        }
     }
     out.push(b'}');
 }
@@ -270,15 +273,19 @@ mod tests {
             (text.clone(), text),
             proptest::option::of(any::<u16>()),
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
-            proptest::option::of(any::<u64>()),
+            (
+                proptest::option::of(any::<u64>()),
+                proptest::option::of(any::<u64>()),
+            ),
         )
-            .prop_map(|(op, (sid, host), port, d, seq)| BatchOp {
+            .prop_map(|(op, (sid, host), port, d, (seq, ack))| BatchOp {
                 op,
                 sid,
                 host,
                 port,
                 d: d.map(|d| crate::b64::encode(&d)),
                 seq,
+                ack,
             })
     }
 

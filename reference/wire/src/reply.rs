@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION, CAPS_REPLAY_SAFE, CODE_SEQ_RELEASED,
-    CODE_SEQ_TIMEOUT, CODE_UNSUPPORTED_OP, b64,
+    CAPS_PIPELINE_SEQ, CAPS_POLL_PREEMPTION, CAPS_REPLAY_SAFE, CODE_SEQ_RELEASED, CODE_SEQ_TIMEOUT,
+    CODE_UNSUPPORTED_OP, b64,
 };
 
 /// A reply entry of `r`, or the body of a single-op reply.

@@ -280,4 +280,3 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish"))
 }
-

@@ -203,7 +203,10 @@ async fn no_held_replies_turns_caps_bit_1_off() {
     let r = n
         .op(json!({"op":"connect","host":"127.0.0.1","port":addr.port()}))
         .await;
-    assert!(has_cap(&r, CAPS_PIPELINE_SEQ) && !has_cap(&r, CAPS_REPLAY_SAFE), "{r}");
+    assert!(
+        has_cap(&r, CAPS_PIPELINE_SEQ) && !has_cap(&r, CAPS_REPLAY_SAFE),
+        "{r}"
+    );
     let sid = r["sid"].as_str().unwrap();
     n.op(data(sid, 0, Some(0), b"x")).await;
     assert_eq!(held(&n), 0);

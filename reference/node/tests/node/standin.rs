@@ -287,8 +287,14 @@ async fn a_903_like_stand_in_offers_ordered_seq_without_replay_safety() {
     let open = json!({"op":"connect","host":"127.0.0.1","port":up.port()});
     let ours = node(|_| {}).await;
     let r = ours.op(open.clone()).await;
-    assert!(has_cap(&r, CAPS_PIPELINE_SEQ) && has_cap(&r, CAPS_REPLAY_SAFE), "{r}");
+    assert!(
+        has_cap(&r, CAPS_PIPELINE_SEQ) && has_cap(&r, CAPS_REPLAY_SAFE),
+        "{r}"
+    );
     let n = node(with(|f| f.no_replay_safe = true)).await;
     let r = n.op(open).await;
-    assert!(has_cap(&r, CAPS_PIPELINE_SEQ) && !has_cap(&r, CAPS_REPLAY_SAFE), "{r}");
+    assert!(
+        has_cap(&r, CAPS_PIPELINE_SEQ) && !has_cap(&r, CAPS_REPLAY_SAFE),
+        "{r}"
+    );
 }

@@ -220,4 +220,3 @@ pub fn run_with_stdin(program: &std::path::Path, args: &[&str], input: &str) -> 
     );
     String::from_utf8(out.stdout).unwrap()
 }
-
