@@ -10,7 +10,10 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod deployed;
+pub mod exchange;
+pub mod memory;
 pub mod ops;
+pub mod reply_body;
 pub mod routes;
 pub mod server;
 pub mod single;
@@ -21,7 +24,7 @@ pub mod tcp;
 pub mod udp;
 pub mod watch;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use seqtun_wire::CAPS_PIPELINE_SEQ;
 use seqtun_wire::seq_gate::SeqGate;
@@ -35,16 +38,32 @@ pub struct NodeState {
     pub cfg: NodeConfig,
     pub table: table::Table,
     pub stats: stats::NodeStats,
+    /// The connections of the node's listener (caps, timeouts, shedding).
+    pub conns: Arc<seqtun_runtime::conn::Registry>,
 }
 
 impl NodeState {
     pub fn new(cfg: NodeConfig) -> Self {
-        let table = table::Table::new(cfg.params.max_sessions);
+        let p = &cfg.params;
+        let memory = memory::Memory::new(
+            p.memory_budget,
+            p.memory_buffer_percent,
+            seqtun_wire::params::SESSION_MEMORY_FLOOR,
+            p.read_buf_cap,
+        );
+        let table = table::Table::new(p.max_sessions, memory);
+        let conns = seqtun_runtime::conn::Registry::new(cfg.conn.clone());
         Self {
             cfg,
             table,
             stats: stats::NodeStats::default(),
+            conns,
         }
+    }
+
+    /// The node-wide memory budget (§5.6).
+    pub fn memory(&self) -> &Arc<memory::Memory> {
+        &self.table.memory
     }
 
     /// The counters now (`GET /stats`, the stats line, `/metrics`).

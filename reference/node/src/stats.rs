@@ -19,7 +19,11 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::NodeState;
+use crate::memory::MemorySnapshot;
 use crate::table::Census;
+use seqtun_runtime::conn::ConnSnapshot;
+use seqtun_wire::BatchOp;
+use seqtun_wire::probe::ParsedOp;
 
 /// How often the stats line is logged by default.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
@@ -62,6 +66,7 @@ pub struct NodeStats {
     /// Batches, ops and bytes each way per second over the last minute, for `/stats`.
     rates: Rates<4>,
     unauthorized: AtomicU64,
+    orphans_closed: AtomicU64,
 }
 
 impl Default for NodeStats {
@@ -79,6 +84,7 @@ impl Default for NodeStats {
             seq_waits: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            orphans_closed: AtomicU64::new(0),
             rates: Rates::new(std::time::Instant::now()),
         }
     }
@@ -93,11 +99,18 @@ fn get(c: &AtomicU64) -> u64 {
 }
 
 impl NodeStats {
-    /// A batch arrived with a good key; `ops` are its raw ops. Returns their kinds, for
+    /// A batch arrived with a good key; `ops` are its parsed ops. Returns their kinds, for
     /// [`NodeStats::replies`].
-    pub fn batch(&self, ops: &[Value]) -> Vec<&'static str> {
+    pub fn batch(&self, ops: &[ParsedOp]) -> Vec<&'static str> {
         bump(&self.batches, 1);
-        ops.iter().map(|op| self.op(op)).collect()
+        ops.iter()
+            .map(|(_, op)| self.op(op.as_ref().ok()))
+            .collect()
+    }
+
+    /// Sessions closed because the request that opened them lost its answer (§5.1).
+    pub fn orphans_closed(&self, n: usize) {
+        bump(&self.orphans_closed, n as u64);
     }
 
     /// A single-op `/tunnel` request with a good key.
@@ -109,11 +122,11 @@ impl NodeStats {
         }
     }
 
-    fn op(&self, raw: &Value) -> &'static str {
-        let name = raw.get("op").and_then(Value::as_str).unwrap_or("");
+    fn op(&self, op: Option<&BatchOp>) -> &'static str {
+        let name = op.map_or("", |op| op.op.as_str());
         let kind = OP_KINDS[kind_index(name)];
         bump(&self.ops[kind_index(kind)], 1);
-        if let Some(d) = raw.get("d").and_then(Value::as_str) {
+        if let Some(d) = op.and_then(|op| op.d.as_deref()) {
             bump(&self.bytes_up, decoded_len(d) as u64);
         }
         kind
@@ -201,6 +214,9 @@ impl NodeStats {
             seq_waits: get(&self.seq_waits),
             preemptions: get(&self.preemptions),
             unauthorized: get(&self.unauthorized),
+            orphans_closed: get(&self.orphans_closed),
+            memory: state.memory().snapshot(),
+            connections: state.conns.snapshot(),
         }
     }
 }
@@ -224,6 +240,12 @@ pub struct NodeSnapshot {
     pub seq_waits: u64,
     pub preemptions: u64,
     pub unauthorized: u64,
+    /// Sessions closed because their request lost its answer (§5.1).
+    pub orphans_closed: u64,
+    /// The memory budget and what uses it (§5.6).
+    pub memory: MemorySnapshot,
+    /// The listener's connections: open, cap, timeouts and shedding.
+    pub connections: ConnSnapshot,
 }
 
 impl NodeSnapshot {
@@ -243,7 +265,7 @@ impl NodeSnapshot {
         let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs.max(0.001);
         let l = &self.live;
         format!(
-            "sessions {} live (tcp {} pipelined, {} legacy, {} new; udp {}), opened {} tcp / {} udp, up {} B, down {} B, buffered {} B, batches {:.1}/s, ops {:.1}/s, seq waits {}, preemptions {}, replies {} data / {} empty / {} eof / {} error, unauthorized {}",
+            "sessions {} live (tcp {} pipelined, {} legacy, {} new; udp {}), opened {} tcp / {} udp, up {} B, down {} B, buffered {} B, memory {} of {} B (peak {} B, {} bodies refused), connections {} of {} ({} shed, {} timed out), batches {:.1}/s, ops {:.1}/s, seq waits {}, preemptions {}, replies {} data / {} empty / {} eof / {} error, unauthorized {}",
             l.tcp_pipelined + l.tcp_legacy + l.tcp_new + l.udp,
             l.tcp_pipelined,
             l.tcp_legacy,
@@ -254,6 +276,16 @@ impl NodeSnapshot {
             self.bytes_up,
             self.bytes_down,
             l.buffered_bytes,
+            self.memory.used,
+            self.memory.budget,
+            self.memory.peak,
+            self.memory.refused_bodies,
+            self.connections.open,
+            self.connections.max,
+            self.connections.shed,
+            self.connections.header_timeouts
+                + self.connections.idle_timeouts
+                + self.connections.body_timeouts,
             rate(self.batches, prev.batches),
             rate(self.ops_total(), prev.ops_total()),
             self.seq_waits,
@@ -371,6 +403,76 @@ impl NodeSnapshot {
                 "unauthorized",
                 "Requests with a wrong or missing key.",
                 self.unauthorized,
+            ),
+            Family::counter(
+                "orphans_closed",
+                "Sessions closed because the request that opened them lost its answer.",
+                self.orphans_closed,
+            ),
+            Family::gauge(
+                "memory_budget_bytes",
+                "The node-wide memory budget (--memory-budget-bytes).",
+                self.memory.budget as f64,
+            ),
+            Family::labelled(
+                "memory_used_bytes",
+                "Bytes charged to the memory budget, by use.",
+                Kind::Gauge,
+                [
+                    ("buffers", self.memory.buffers),
+                    ("udp", self.memory.udp),
+                    ("bodies", self.memory.bodies),
+                    ("replies", self.memory.replies),
+                    ("held", self.memory.held),
+                ]
+                .iter()
+                .map(|(k, n)| (vec![("use", k.to_string())], *n as f64))
+                .collect(),
+            ),
+            Family::gauge(
+                "memory_peak_bytes",
+                "Most bytes ever charged to the memory budget at once.",
+                self.memory.peak as f64,
+            ),
+            Family::counter(
+                "memory_refused_bodies",
+                "Request bodies refused with 503 because the memory budget was spent.",
+                self.memory.refused_bodies,
+            ),
+            Family::counter(
+                "memory_paused_reads",
+                "Times a session's upstream reads paused on a full budget or fair share.",
+                self.memory.paused_reads,
+            ),
+            Family::counter(
+                "memory_dropped_datagrams",
+                "UDP datagrams dropped because the memory budget's buffer pool was full.",
+                self.memory.dropped_datagrams,
+            ),
+            Family::gauge(
+                "connections_open",
+                "Open connections on the node's listener.",
+                self.connections.open as f64,
+            ),
+            Family::gauge(
+                "connections_max",
+                "The connection cap (--max-connections).",
+                self.connections.max as f64,
+            ),
+            Family::labelled(
+                "connections_closed",
+                "Connections the node closed, by reason.",
+                Kind::Counter,
+                [
+                    ("header_timeout", self.connections.header_timeouts),
+                    ("idle_timeout", self.connections.idle_timeouts),
+                    ("body_timeout", self.connections.body_timeouts),
+                    ("shed", self.connections.shed),
+                    ("refused", self.connections.refused),
+                ]
+                .iter()
+                .map(|(k, n)| (vec![("reason", k.to_string())], *n as f64))
+                .collect(),
             ),
         ]
     }

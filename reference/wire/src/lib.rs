@@ -14,6 +14,7 @@ pub mod drain;
 pub mod envelope;
 pub mod op;
 pub mod params;
+pub mod probe;
 pub mod reply;
 pub mod seq_gate;
 

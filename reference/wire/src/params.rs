@@ -60,6 +60,15 @@ pub const DEPLOYED_BODY_LIMIT: usize = 2 << 20;
 pub const MAX_BATCH_OPS: usize = 1024;
 /// seqtun: most live sessions (TCP and UDP together) per node.
 pub const MAX_SESSIONS: usize = 4096;
+/// seqtun: the node-wide memory budget for buffers, bodies and replies (§5.6): half of a
+/// 1 GiB VPS, leaving the rest to the kernel's socket buffers, the allocator and the system.
+pub const MEMORY_BUDGET: usize = 512 << 20;
+/// seqtun: the share of the memory budget upstream buffers (TCP read buffers, UDP queues) may
+/// fill; the rest is kept for request bodies and replies (§5.6).
+pub const MEMORY_BUFFER_PERCENT: u8 = 75;
+/// seqtun: what every session is guaranteed of the budget, so no session can be starved by
+/// others that filled the pool: one upstream read.
+pub const SESSION_MEMORY_FLOOR: usize = TCP_READ_CHUNK;
 
 /// Every node limit in one value, so tests can shrink them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +93,8 @@ pub struct NodeParams {
     pub refused_body_drain: usize,
     pub max_batch_ops: usize,
     pub max_sessions: usize,
+    pub memory_budget: usize,
+    pub memory_buffer_percent: u8,
 }
 
 impl Default for NodeParams {
@@ -109,6 +120,8 @@ impl Default for NodeParams {
             refused_body_drain: REFUSED_BODY_DRAIN_BYTES,
             max_batch_ops: MAX_BATCH_OPS,
             max_sessions: MAX_SESSIONS,
+            memory_budget: MEMORY_BUDGET,
+            memory_buffer_percent: MEMORY_BUFFER_PERCENT,
         }
     }
 }

@@ -12,16 +12,16 @@ pub mod seq;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use seqtun_wire::envelope::{parse_op, raw_seq};
+use seqtun_wire::probe::ParsedOp;
 use seqtun_wire::reply::OpError;
 use seqtun_wire::{BatchOp, OpKind, Reply};
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::drain::{BatchCtx, tcp_reply, udp_reply};
 use self::seq::SeqJob;
 use crate::NodeState;
+use crate::exchange;
 use crate::ops::{close, connect, data, sid, udp};
 use crate::watch::{Watched, add_unique, settle};
 
@@ -32,19 +32,16 @@ enum Opened {
     Drain(Watched),
 }
 
-/// Runs one authenticated batch and returns its `r`.
-pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply> {
-    let n = raw_ops.len();
+/// Runs one authenticated batch and returns its `r`. The ops come parsed (routes parses them
+/// key-first, `seqtun_wire::probe`): each with the `seq` it carries, for the echo of a bad op.
+pub async fn run_batch(state: &Arc<NodeState>, ops: Vec<ParsedOp>) -> Vec<Reply> {
+    let n = ops.len();
     let limit = state.cfg.params.max_batch_ops;
     if n > limit {
         return vec![Reply::from(OpError::TooManyOps { count: n, limit }); n];
     }
     let legacy = state.cfg.legacy;
     let echo = |seq: Option<u64>| if legacy { None } else { seq };
-    let ops: Vec<(Option<u64>, Result<BatchOp, OpError>)> = raw_ops
-        .into_iter()
-        .map(|raw| (raw_seq(&raw), parse_op(raw)))
-        .collect();
     if state.cfg.faults.whole_batch_type_errors
         && let Some(e) = ops.iter().find_map(|(_, op)| op.as_ref().err())
     {
@@ -74,7 +71,7 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
         match op.kind() {
             OpKind::Connect | OpKind::ConnectData | OpKind::UdpOpen => {
                 let state = Arc::clone(state);
-                opening.push((idx, tokio::spawn(async move { open(&state, op).await })));
+                opening.push((idx, exchange::spawn(async move { open(&state, op).await })));
             }
             OpKind::Data if op.seq.is_some() && !legacy => {
                 let seq = op.seq.unwrap_or_default();
@@ -153,7 +150,7 @@ pub async fn run_batch(state: &Arc<NodeState>, raw_ops: Vec<Value>) -> Vec<Reply
                 Arc::clone(&watch_set),
                 job,
             );
-            (idx, seq, tokio::spawn(task))
+            (idx, seq, exchange::spawn(task))
         })
         .collect();
 

@@ -29,6 +29,7 @@ pub struct TestNode {
 pub async fn node(tweak: impl FnOnce(&mut NodeConfig)) -> TestNode {
     let mut cfg = NodeConfig::new(KEY);
     cfg.params.longpoll_deadline = Duration::from_millis(500);
+    cfg.stats_on_main_port = true;
     tweak(&mut cfg);
     let handle = seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap())
         .await

@@ -1,0 +1,344 @@
+//! The key-first look at a request body (§1.4, §3.5): is it JSON, is it an envelope, which `k`
+//! does it carry and how many ops, without building a single op.
+//!
+//! A node that parsed every op before checking the key spent memory for anyone who could
+//! reach its port: a 60 MiB body of `[0,0,...]` became a gigabyte of JSON values, and a 64 KiB
+//! gzip body inflated to the same. The probe streams the body (inflating gzip as it goes)
+//! through serde_json with every op ignored, so its cost is the raw body plus a constant: the
+//! inflater's window, the nesting stack (capped at [`MAX_JSON_DEPTH`]) and the envelope's own
+//! strings (`k`, field names: capped at [`MAX_ENVELOPE_TOKEN`]). Only after the key matched does
+//! the node parse the ops ([`parse_ops`]), one borrowed raw op at a time into typed ops, so an
+//! op's JSON never expands into a value tree either.
+
+use std::io::Read;
+
+use serde::Deserialize as _;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::body::{BodyError, is_gzip};
+use crate::op::BatchOp;
+use crate::reply::OpError;
+
+/// Deepest nesting a body may have (serde_json's own recursion limit for typed parsing).
+pub const MAX_JSON_DEPTH: usize = 128;
+/// Longest string or number directly in the envelope (a field name, `k`, `t`, ...); ops and
+/// their payloads are not bounded by this.
+pub const MAX_ENVELOPE_TOKEN: usize = 64 << 10;
+
+/// What the probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// `k` as sent (`null` and absent are `None`).
+    pub k: Option<String>,
+    /// How many ops `ops` holds, when it is there.
+    pub ops: Option<usize>,
+}
+
+/// Why a body is not a usable envelope. `Display` is the reply's `e` text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("bad json: {0}")]
+    BadJson(String),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
+/// Probes a batch body, plain or gzip (inflated up to `limit` bytes); `ops` must be an array.
+pub fn probe_batch(body: &[u8], limit: usize) -> Result<Probe, ProbeError> {
+    let probe = if is_gzip(body) {
+        probe_reader(flate2::read::GzDecoder::new(body), limit)?
+    } else {
+        probe_reader(body, limit)?
+    };
+    if probe.ops.is_none() {
+        return Err(ProbeError::BadJson("missing field `ops`".into()));
+    }
+    Ok(probe)
+}
+
+/// Probes a single-op body (plain JSON only): its `k`, nothing else.
+pub fn probe_single(body: &[u8]) -> Result<Probe, ProbeError> {
+    probe_reader(body, usize::MAX)
+}
+
+fn probe_reader<R: Read>(reader: R, limit: usize) -> Result<Probe, ProbeError> {
+    let mut guard = Guard::new(reader, limit);
+    let result = {
+        let mut de = serde_json::Deserializer::from_reader(&mut guard);
+        de.deserialize_map(EnvelopeVisitor)
+            .and_then(|p| de.end().map(|()| p))
+    };
+    match (result, guard.tripped.take()) {
+        (_, Some(trip)) => Err(trip),
+        (Ok(p), None) => Ok(p),
+        (Err(e), None) => Err(ProbeError::BadJson(e.to_string())),
+    }
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Probe;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an envelope object {\"k\":...,\"ops\":[...]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+        let mut k: Option<Option<String>> = None;
+        let mut ops: Option<usize> = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::K if k.is_some() => return Err(de::Error::duplicate_field("k")),
+                Field::K => k = Some(map.next_value()?),
+                Field::Ops if ops.is_some() => return Err(de::Error::duplicate_field("ops")),
+                Field::Ops => ops = Some(map.next_value::<OpCount>()?.0),
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Probe {
+            k: k.flatten(),
+            ops,
+        })
+    }
+}
+
+enum Field {
+    K,
+    Ops,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "k" => Field::K,
+                    "ops" => Field::Ops,
+                    _ => Field::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// An array, counted and otherwise ignored.
+struct OpCount(usize);
+
+impl<'de> serde::Deserialize<'de> for OpCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OpCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OpCount, A::Error> {
+                let mut n = 0usize;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(OpCount(n))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// Reads through to serde_json while bounding what serde_json could buffer: the total
+/// (inflated) size, the nesting depth, and tokens directly in the envelope. Exceeding one
+/// stops the read with the reason kept in `tripped`.
+struct Guard<R> {
+    inner: R,
+    limit: usize,
+    total: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// Length of the current string or bare token at depth 0 or 1.
+    token: usize,
+    tripped: Option<ProbeError>,
+}
+
+impl<R: Read> Guard<R> {
+    fn new(inner: R, limit: usize) -> Self {
+        Self {
+            inner,
+            limit,
+            total: 0,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            token: 0,
+            tripped: None,
+        }
+    }
+
+    fn trip(&mut self, why: ProbeError) -> std::io::Error {
+        let e = std::io::Error::other(why.to_string());
+        self.tripped.get_or_insert(why);
+        e
+    }
+
+    /// Follows the lexical structure of `bytes`; the reason to stop, if any.
+    fn scan(&mut self, bytes: &[u8]) -> Option<ProbeError> {
+        for &b in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    self.token = 0;
+                }
+            } else {
+                match b {
+                    b'"' => {
+                        self.in_string = true;
+                        self.token = 0;
+                    }
+                    b'{' | b'[' => {
+                        self.depth += 1;
+                        self.token = 0;
+                        if self.depth > MAX_JSON_DEPTH {
+                            return Some(ProbeError::BadJson(format!(
+                                "nested deeper than {MAX_JSON_DEPTH} levels"
+                            )));
+                        }
+                    }
+                    b'}' | b']' => {
+                        self.depth = self.depth.saturating_sub(1);
+                        self.token = 0;
+                    }
+                    b',' | b':' | b' ' | b'\t' | b'\r' | b'\n' => self.token = 0,
+                    _ => {}
+                }
+            }
+            if self.depth <= 1 && (self.in_string || !b.is_ascii_whitespace()) {
+                self.token += 1;
+                if self.token > MAX_ENVELOPE_TOKEN {
+                    return Some(ProbeError::BadJson(format!(
+                        "a string or number in the envelope is longer than {MAX_ENVELOPE_TOKEN} bytes"
+                    )));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tripped.is_some() {
+            return Err(std::io::Error::other("probe stopped"));
+        }
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => return Err(self.trip(BodyError::Gzip(e.to_string()).into())),
+        };
+        self.total = self.total.saturating_add(n);
+        if self.total > self.limit {
+            let limit = self.limit;
+            return Err(self.trip(BodyError::TooLarge { limit }.into()));
+        }
+        if let Some(why) = self.scan(&buf[..n]) {
+            return Err(self.trip(why));
+        }
+        Ok(n)
+    }
+}
+
+/// One op of an authenticated batch: the `seq` it carries (when a valid u64, so even a rejected
+/// op can echo it, §7.3) and the op or why it is malformed.
+pub type ParsedOp = (Option<u64>, Result<BatchOp, OpError>);
+
+/// Parses the ops of a batch whose envelope [`probe_batch`] accepted. Each op is borrowed as raw
+/// JSON text and parsed straight into its typed form: no op becomes a value tree.
+pub fn parse_ops(json: &[u8]) -> Result<Vec<ParsedOp>, ProbeError> {
+    #[derive(serde::Deserialize)]
+    struct Ops<'a> {
+        #[serde(borrow)]
+        ops: Vec<&'a RawValue>,
+    }
+    let ops: Ops<'_> =
+        serde_json::from_slice(json).map_err(|e| ProbeError::BadJson(e.to_string()))?;
+    Ok(ops.ops.into_iter().map(parse_raw_op).collect())
+}
+
+/// One raw op into its `seq` and typed form; a malformed op is its own `bad op` error (§3.5).
+pub fn parse_raw_op(raw: &RawValue) -> ParsedOp {
+    let seq = serde_json::from_str::<SeqOnly>(raw.get())
+        .ok()
+        .and_then(|s| s.seq)
+        .and_then(|s| s.0);
+    let op = serde_json::from_str::<BatchOp>(raw.get()).map_err(|e| OpError::BadOp(e.to_string()));
+    (seq, op)
+}
+
+#[derive(serde::Deserialize)]
+struct SeqOnly {
+    #[serde(default)]
+    seq: Option<AnyU64>,
+}
+
+/// Any JSON value; `Some` when it is an unsigned integer that fits u64.
+struct AnyU64(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for AnyU64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnyU64;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<AnyU64, E> {
+                Ok(AnyU64(Some(v)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<AnyU64, E> {
+                Ok(AnyU64(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<AnyU64, E> {
+                Ok(AnyU64(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<AnyU64, E> {
+                Ok(AnyU64(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<AnyU64, E> {
+                Ok(AnyU64(None))
+            }
+            fn visit_unit<E>(self) -> Result<AnyU64, E> {
+                Ok(AnyU64(None))
+            }
+            fn visit_none<E>(self) -> Result<AnyU64, E> {
+                Ok(AnyU64(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<AnyU64, D::Error> {
+                AnyU64::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<AnyU64, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AnyU64(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<AnyU64, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AnyU64(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;

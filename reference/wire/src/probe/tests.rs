@@ -1,0 +1,102 @@
+use super::*;
+use crate::body::gzip;
+
+#[test]
+fn finds_the_key_and_counts_ops_without_parsing_them() {
+    let p = probe_batch(
+        br#"{"ops":[{"op":"x"},1,[2],"s"],"t":"batch","k":"key"}"#,
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!(p.k.as_deref(), Some("key"));
+    assert_eq!(p.ops, Some(4));
+    let p = probe_batch(br#"{"k":null,"ops":[]}"#, 100).unwrap();
+    assert_eq!((p.k, p.ops), (None, Some(0)));
+}
+
+#[test]
+fn envelope_errors_are_bad_json() {
+    for body in [
+        &br"not json"[..],
+        br#"{"k":"x","ops":{}}"#,
+        br#"{"k":"x"}"#,
+        br#"{"k":5,"ops":[]}"#,
+        br#"{"k":"x","k":"y","ops":[]}"#,
+        br#"{"k":"x","ops":[],"ops":[]}"#,
+        br#"[1]"#,
+        br#"{"k":"x","ops":[]} trailing"#,
+        br#"{"k":"x","ops":[1,]}"#,
+    ] {
+        let err = probe_batch(body, 1 << 20).unwrap_err();
+        assert!(
+            err.to_string().starts_with("bad json: "),
+            "{}: {err}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn gzip_is_inflated_as_it_streams_and_bounded() {
+    let json = br#"{"k":"key","ops":[1,2,3]}"#;
+    let gz = gzip(json);
+    assert_eq!(probe_batch(&gz, json.len()).unwrap().ops, Some(3));
+    assert_eq!(
+        probe_batch(&gz, json.len() - 1).unwrap_err(),
+        ProbeError::Body(BodyError::TooLarge {
+            limit: json.len() - 1
+        })
+    );
+    let err = probe_batch(&[0x1f, 0x8b, 0, 0, 1, 2, 3], 100).unwrap_err();
+    assert!(err.to_string().starts_with("gzip decode: "), "{err}");
+}
+
+#[test]
+fn depth_is_capped_at_its_edge() {
+    let nest = |n: usize| format!(r#"{{"k":"x","ops":[{}{}]}}"#, "[".repeat(n), "]".repeat(n));
+    // The envelope and ops take two levels.
+    assert!(probe_batch(nest(MAX_JSON_DEPTH - 2).as_bytes(), 1 << 20).is_ok());
+    let err = probe_batch(nest(MAX_JSON_DEPTH - 1).as_bytes(), 1 << 20).unwrap_err();
+    assert!(err.to_string().contains("nested deeper"), "{err}");
+}
+
+#[test]
+fn envelope_tokens_are_capped_but_op_payloads_are_not() {
+    let key = |n: usize| format!(r#"{{"k":"{}","ops":[]}}"#, "a".repeat(n));
+    // The token counts its opening quote.
+    assert!(probe_batch(key(MAX_ENVELOPE_TOKEN - 1).as_bytes(), 1 << 20).is_ok());
+    assert!(probe_batch(key(MAX_ENVELOPE_TOKEN).as_bytes(), 1 << 20).is_err());
+    let big = format!(
+        r#"{{"k":"x","ops":[{{"op":"data","d":"{}"}}]}}"#,
+        "A".repeat(MAX_ENVELOPE_TOKEN * 4)
+    );
+    assert_eq!(probe_batch(big.as_bytes(), 1 << 20).unwrap().ops, Some(1));
+}
+
+#[test]
+fn escaped_quotes_do_not_confuse_the_guard() {
+    let p = probe_batch(br#"{"k":"a\"{[b","ops":["\\",{"x":"]}"}]}"#, 100).unwrap();
+    assert_eq!(p.k.as_deref(), Some("a\"{[b"));
+    assert_eq!(p.ops, Some(2));
+}
+
+#[test]
+fn ops_parse_typed_with_seq_echo_and_alone_on_error() {
+    let ops = parse_ops(
+        br#"{"k":"x","ops":[{"op":"close","sid":"s"},{"op":"data","sid":"s","seq":4,"port":"x"},7,{"op":"data","seq":-1}]}"#,
+    )
+    .unwrap();
+    assert_eq!(ops.len(), 4);
+    assert_eq!(ops[0], (None, Ok(BatchOp::close("s"))));
+    assert_eq!(ops[1].0, Some(4));
+    assert!(
+        ops[1]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .starts_with("bad op: ")
+    );
+    assert!(ops[2].1.is_err());
+    assert_eq!(ops[3].0, None);
+}
