@@ -41,6 +41,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("settings: {}", summary(&cfg));
+    let stop = seqtun_runtime::signal::Shutdown::listen();
     let node = match seqtun_node::spawn(cfg, listen).await {
         Ok(node) => node,
         Err(e) => {
@@ -71,7 +72,7 @@ async fn main() -> ExitCode {
             Duration::from_secs(args.stats_secs),
         ))
     });
-    let signal = seqtun_runtime::signal::shutdown_signal().await;
+    let signal = stop.wait().await;
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     tracing::info!(
         "{signal}: shutting down; in-flight batches get up to {}",

@@ -295,6 +295,18 @@ impl Charge {
     }
 }
 
+/// A request body's charge: it grows within the whole budget as the body arrives.
+impl seqtun_runtime::conn::body::Hold for Charge {
+    fn grow(&mut self, n: usize) -> Result<(), String> {
+        let limit = self.mem.limit;
+        self.try_grow(n, limit).map_err(|e| e.to_string())
+    }
+
+    fn release(&mut self) {
+        self.shrink_to(0);
+    }
+}
+
 impl Drop for Charge {
     fn drop(&mut self) {
         let n = std::mem::take(&mut self.bytes);

@@ -85,10 +85,8 @@ async fn read(
         drain: state.cfg.params.refused_body_drain,
         rate: state.cfg.conn.body,
     };
-    let mem = state.memory();
-    let mut charge = mem.charge(Class::Bodies);
-    let mut take = |n: usize| charge.try_grow(n, mem.limit()).map_err(|e| e.to_string());
-    let bytes = read_body(body, &lim, conn.as_ref(), &mut take).await?;
+    let mut charge = state.memory().charge(Class::Bodies);
+    let bytes = read_body(body, &lim, conn.as_ref(), &mut charge).await?;
     Ok((bytes, charge))
 }
 
@@ -143,12 +141,15 @@ async fn batch(state: &Arc<NodeState>, body: Incoming, conn: Option<ConnHandle>)
         Err(e) => return json_response(StatusCode::OK, &BatchResponse::failed(e.to_string())),
     };
     drop(json);
+    drop(raw);
+    // The raw body is gone; what stays charged is what the parsed ops keep (§5.6).
+    charge.shrink_to(retained(&ops));
     let kinds = state.stats.batch(&ops);
     note_dialects(state, &ops);
     let exchange = Exchange::new(state);
     let r = exchange.run(run_batch(state, ops)).await;
     state.stats.replies(&kinds, &r);
-    drop((raw, charge));
+    drop(charge);
     answer(state, &BatchResponse { r, e: None }, exchange)
 }
 
@@ -232,6 +233,19 @@ fn answer<T: Serialize>(state: &NodeState, value: &T, exchange: Arc<Exchange>) -
         .charged(charge)
         .for_exchange(exchange);
     with_headers(StatusCode::OK, "application/json", body)
+}
+
+/// Bytes the parsed ops of a batch hold: their strings plus a per-op constant.
+fn retained(ops: &[ParsedOp]) -> usize {
+    ops.iter()
+        .map(|(_, op)| match op {
+            Ok(op) => {
+                let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+                64 + op.op.len() + len(&op.sid) + len(&op.host) + len(&op.d)
+            }
+            Err(e) => 64 + e.to_string().len(),
+        })
+        .sum()
 }
 
 /// Tells the stats which dialect each data op's session speaks.

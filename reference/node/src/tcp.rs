@@ -144,6 +144,7 @@ impl TcpSession {
     async fn room(&self, chunk: usize) -> usize {
         let mem = Arc::clone(lock(&self.inbox).charge.memory());
         let mut paused = false;
+        let mut share_limited;
         loop {
             let space = self.space.notified();
             tokio::pin!(space);
@@ -156,6 +157,7 @@ impl TcpSession {
                 let buffered = inbox.buf.len();
                 let covered = inbox.charge.bytes().saturating_sub(buffered);
                 let share = self.cap.min(mem.fair_share()).max(mem.floor());
+                share_limited = share < self.cap;
                 let room = share
                     .saturating_sub(buffered)
                     .min(self.cap.saturating_sub(buffered));
@@ -168,7 +170,8 @@ impl TcpSession {
                 }
                 want
             };
-            if want > 0 && !paused {
+            // Paused by the budget (its pool or the fair share), not by the session's own cap.
+            if (want > 0 || share_limited) && !paused {
                 paused = true;
                 mem.paused_reads.fetch_add(1, Ordering::Relaxed);
             }

@@ -4,9 +4,11 @@
 mod common;
 
 mod binary;
+mod conns;
 mod envelope;
 mod faults;
 mod limits;
+mod memory;
 mod ops;
 mod pipelining_prop;
 mod seq;

@@ -113,17 +113,38 @@ impl ConnHandle {
     }
 }
 
-/// Reads a body within `lim`. `charge(n)` is asked before `n` more bytes are kept; `Err`
-/// refuses them (the rest is drained and the error returned). The connection (when known)
-/// is marked busy once the body is in.
+/// What pays for the bytes of a body being read (a memory budget's charge).
+pub trait Hold: Send {
+    /// `n` more bytes are about to be kept; `Err` refuses them, with the reason.
+    fn grow(&mut self, n: usize) -> Result<(), String>;
+    /// The body is refused: nothing of it is kept any more.
+    fn release(&mut self);
+}
+
+/// Nothing pays: bodies are bounded by their size limit alone.
+pub struct Unpaid;
+
+impl Hold for Unpaid {
+    fn grow(&mut self, _: usize) -> Result<(), String> {
+        Ok(())
+    }
+    fn release(&mut self) {}
+}
+
+/// Reads a body within `lim`. `hold` is asked before more bytes are kept; a refusal (or the
+/// size limit) drains the rest and returns the error, with everything kept given back. The
+/// connection (when known) is marked busy once the body is in.
 pub async fn read_body(
     mut body: Incoming,
     lim: &BodyLimits,
     conn: Option<&ConnHandle>,
-    charge: &mut (dyn FnMut(usize) -> Result<(), String> + Send),
+    hold: &mut dyn Hold,
 ) -> Result<Bytes, BodyError> {
     let start = Instant::now();
-    let mut kept = BytesMut::new();
+    // A known length is reserved at once: growing by doubling would briefly hold a 60 MiB
+    // body one and a half times.
+    let hinted = usize::try_from(body.size_hint().exact().unwrap_or(0)).unwrap_or(0);
+    let mut kept = BytesMut::with_capacity(hinted.min(lim.limit));
     let mut total = 0usize;
     let mut refused: Option<BodyError> = None;
     loop {
@@ -152,13 +173,15 @@ pub async fn read_body(
                 flag: lim.limit_flag,
             });
             kept = BytesMut::new();
+            hold.release();
         }
         if refused.is_none() {
-            match charge(data.len()) {
+            match hold.grow(data.len()) {
                 Ok(()) => kept.extend_from_slice(&data),
                 Err(why) => {
                     refused = Some(BodyError::Refused(why));
                     kept = BytesMut::new();
+                    hold.release();
                 }
             }
         }
