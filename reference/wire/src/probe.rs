@@ -167,6 +167,7 @@ struct Guard<R> {
     escaped: bool,
     /// Length of the current string or bare token at depth 0 or 1.
     token: usize,
+    max_token: usize,
     tripped: Option<ProbeError>,
 }
 
@@ -180,6 +181,7 @@ impl<R: Read> Guard<R> {
             in_string: false,
             escaped: false,
             token: 0,
+            max_token: MAX_ENVELOPE_TOKEN,
             tripped: None,
         }
     }
@@ -227,7 +229,7 @@ impl<R: Read> Guard<R> {
             }
             if self.depth <= 1 && (self.in_string || !b.is_ascii_whitespace()) {
                 self.token += 1;
-                if self.token > MAX_ENVELOPE_TOKEN {
+                if self.token > self.max_token {
                     return Some(ProbeError::BadJson(format!(
                         "a string or number in the envelope is longer than {MAX_ENVELOPE_TOKEN} bytes"
                     )));
@@ -257,6 +259,15 @@ impl<R: Read> Read for Guard<R> {
         }
         Ok(n)
     }
+}
+
+/// True when `json` nests no deeper than [`MAX_JSON_DEPTH`] levels (strings are skipped; the
+/// text need not be valid JSON). A relay checks this before it lets serde skip over a body it
+/// has not parsed yet: skipping keeps one byte per open level.
+pub fn nesting_within_limit(json: &[u8]) -> bool {
+    let mut g = Guard::new(std::io::empty(), usize::MAX);
+    g.max_token = usize::MAX;
+    g.scan(json).is_none()
 }
 
 /// One op of an authenticated batch: the `seq` it carries (when a valid u64, so even a rejected
