@@ -91,10 +91,15 @@ async fn read(
 }
 
 async fn batch(state: &Arc<NodeState>, body: Incoming, conn: Option<ConnHandle>) -> Response<Body> {
-    let (raw, mut charge) = match read(state, body, conn).await {
-        Ok(read) => read,
-        Err(e) => return body_error(state, e, BatchResponse::failed),
-    };
+    match read(state, body, conn).await {
+        Ok((raw, charge)) => batch_body(state, raw, charge).await,
+        Err(e) => body_error(state, e, BatchResponse::failed),
+    }
+}
+
+/// Answers a batch body that was read whole (`charge` pays for it). Public for the fuzz
+/// targets, which drive the whole path without sockets (`reference/fuzzing`).
+pub async fn batch_body(state: &Arc<NodeState>, raw: Bytes, mut charge: Charge) -> Response<Body> {
     let max_body = state.cfg.params.max_body_bytes;
     let probe = match probe_batch(&raw, max_body) {
         Ok(p) => p,
@@ -162,9 +167,18 @@ async fn single(
         e: Some(text),
         ..Reply::default()
     };
-    let (raw, _charge) = match read(state, body, conn).await {
-        Ok(read) => read,
-        Err(e) => return body_error(state, e, error),
+    match read(state, body, conn).await {
+        Ok((raw, charge)) => single_body(state, raw, charge).await,
+        Err(e) => body_error(state, e, error),
+    }
+}
+
+/// Answers a single-op body that was read whole (`_charge` pays for it); public for the fuzz
+/// targets.
+pub async fn single_body(state: &Arc<NodeState>, raw: Bytes, _charge: Charge) -> Response<Body> {
+    let error = |text: String| Reply {
+        e: Some(text),
+        ..Reply::default()
     };
     let probe = match probe_single(&raw) {
         Ok(p) => p,
