@@ -14,7 +14,9 @@ use http_body_util::BodyExt as _;
 use seqtun_node::memory::Class;
 use seqtun_node::{NodeConfig, NodeState, routes};
 use seqtun_wire::body::{decode_body, gzip};
-use seqtun_wire::probe::{nesting_within_limit, parse_raw_op, probe_batch, probe_single};
+use seqtun_wire::probe::{
+    nesting_within_limit, parse_ops, parse_raw_op, probe_batch, probe_single,
+};
 use seqtun_wire::{BatchOp, OpKind, SingleRequest};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -150,7 +152,14 @@ impl Harness {
             Ok(p) if p.ops.unwrap_or(0) > limit => (body, Expect::Replies(p.ops.unwrap_or(0))),
             Ok(p) => {
                 let json = json.expect("a probed body inflates");
-                (self.canonical(&json), Expect::Replies(p.ops.unwrap_or(0)))
+                // serde checks strings it skips less strictly than strings it keeps (a lone
+                // surrogate escape passes the probe, not the raw-op parse): such a batch fails
+                // whole with `bad json` after the key check, a whole-request error (§3.1).
+                if parse_ops(&json).is_err() {
+                    (body, Expect::OneError)
+                } else {
+                    (self.canonical(&json), Expect::Replies(p.ops.unwrap_or(0)))
+                }
             }
         };
         let (status, answer) = self.post(false, sent);

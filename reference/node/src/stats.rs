@@ -418,16 +418,16 @@ impl NodeSnapshot {
                 "memory_used_bytes",
                 "Bytes charged to the memory budget, by use.",
                 Kind::Gauge,
-                [
-                    ("buffers", self.memory.buffers),
-                    ("udp", self.memory.udp),
-                    ("bodies", self.memory.bodies),
-                    ("replies", self.memory.replies),
-                    ("held", self.memory.held),
-                ]
-                .iter()
-                .map(|(k, n)| (vec![("use", k.to_string())], *n as f64))
-                .collect(),
+                labelled(
+                    &[
+                        ("buffers", self.memory.buffers),
+                        ("udp", self.memory.udp),
+                        ("bodies", self.memory.bodies),
+                        ("replies", self.memory.replies),
+                        ("held", self.memory.held),
+                    ],
+                    "use",
+                ),
             ),
             Family::gauge(
                 "memory_peak_bytes",
@@ -463,16 +463,16 @@ impl NodeSnapshot {
                 "connections_closed",
                 "Connections the node closed, by reason.",
                 Kind::Counter,
-                [
-                    ("header_timeout", self.connections.header_timeouts),
-                    ("idle_timeout", self.connections.idle_timeouts),
-                    ("body_timeout", self.connections.body_timeouts),
-                    ("shed", self.connections.shed),
-                    ("refused", self.connections.refused),
-                ]
-                .iter()
-                .map(|(k, n)| (vec![("reason", k.to_string())], *n as f64))
-                .collect(),
+                labelled(
+                    &[
+                        ("header_timeout", self.connections.header_timeouts),
+                        ("idle_timeout", self.connections.idle_timeouts),
+                        ("body_timeout", self.connections.body_timeouts),
+                        ("shed", self.connections.shed),
+                        ("refused", self.connections.refused),
+                    ],
+                    "reason",
+                ),
             ),
         ]
     }

@@ -14,10 +14,14 @@
 //! | `Idle` | the next request's first byte | `idle_timeout` |
 //!
 //! and the number of connections is capped below the descriptor limit. At the cap a new
-//! connection is admitted by closing a stalled one: the oldest in `Head`, else the longest
-//! `Idle`, else the oldest `Body`; a connection whose request is being answered is never shed.
-//! Only when every connection is `Busy` is the newcomer itself closed. A slowloris therefore
-//! only ever competes with itself, and a real request on a new connection always gets in.
+//! connection is admitted by closing the most stalled one: the one whose last progress (its
+//! accept, a byte read, a phase change) is oldest, in any phase but `Busy`; a connection whose
+//! request is being answered is never shed. Only when every connection is `Busy` is the
+//! newcomer itself closed. Ranking by phase instead would be wrong: if partial heads went first,
+//! a stream of attackers that each send one complete request and then idle would make every
+//! newly accepted connection (still in `Head` until its bytes are parsed) the next victim.
+//! A slowloris therefore competes only with itself, and a real request on a new connection,
+//! which makes progress at once, gets in.
 //!
 //! The deadlines run on tokio's clock (testable with a paused clock); the phase is tracked by
 //! the IO wrapper ([`io::TrackedIo`]: a first byte while `Idle` starts a new `Head`) and by the
@@ -115,6 +119,9 @@ pub struct ConnState {
     phase: AtomicU8,
     /// When the phase began, in ms since `epoch`.
     since_ms: AtomicU64,
+    /// When the connection last made progress (accepted, bytes read, a phase change), in ms
+    /// since `epoch`: the order in which connections are shed.
+    progress_ms: AtomicU64,
     changed: Notify,
     kill: Notify,
     killed: AtomicBool,
@@ -129,6 +136,7 @@ impl ConnState {
             counters,
             phase: AtomicU8::new(Phase::Head as u8),
             since_ms: AtomicU64::new(0),
+            progress_ms: AtomicU64::new(0),
             changed: Notify::new(),
             kill: Notify::new(),
             killed: AtomicBool::new(false),
@@ -137,11 +145,16 @@ impl ConnState {
         s
     }
 
-    fn stamp(&self) {
-        let ms = Instant::now()
+    fn now_ms(&self) -> u64 {
+        Instant::now()
             .saturating_duration_since(self.epoch)
-            .as_millis() as u64;
+            .as_millis() as u64
+    }
+
+    fn stamp(&self) {
+        let ms = self.now_ms();
         self.since_ms.store(ms, Ordering::Release);
+        self.progress_ms.store(ms, Ordering::Release);
     }
 
     pub fn phase(&self) -> Phase {
@@ -159,8 +172,9 @@ impl ConnState {
         self.changed.notify_one();
     }
 
-    /// `Idle` to `Head` when the first byte of a new request arrives.
+    /// Bytes arrived: progress, and `Idle` to `Head` when they start a new request.
     pub(crate) fn saw_bytes(&self) {
+        self.progress_ms.store(self.now_ms(), Ordering::Release);
         if self
             .phase
             .compare_exchange(
@@ -267,7 +281,7 @@ impl Registry {
             let victim = open
                 .values()
                 .filter(|s| s.phase() != Phase::Busy)
-                .min_by_key(|s| (s.phase(), s.since_ms.load(Ordering::Relaxed)))
+                .min_by_key(|s| (s.progress_ms.load(Ordering::Relaxed), s.phase()))
                 .map(|s| s.id);
             match victim.and_then(|id| open.remove(&id)) {
                 Some(v) => {

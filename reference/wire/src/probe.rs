@@ -168,6 +168,8 @@ struct Guard<R> {
     /// Length of the current string or bare token at depth 0 or 1.
     token: usize,
     max_token: usize,
+    /// The start of a UTF-8 sequence split across two reads.
+    carry: Vec<u8>,
     tripped: Option<ProbeError>,
 }
 
@@ -182,7 +184,34 @@ impl<R: Read> Guard<R> {
             escaped: false,
             token: 0,
             max_token: MAX_ENVELOPE_TOKEN,
+            carry: Vec::new(),
             tripped: None,
+        }
+    }
+
+    /// Checks that `bytes`, continuing what came before, are UTF-8. serde_json checks the text
+    /// it keeps but not the strings it skips, so without this a body that is not JSON (JSON is
+    /// UTF-8) would pass the probe whenever its bad bytes sit inside an op.
+    fn utf8(&mut self, mut bytes: &[u8]) -> bool {
+        while !self.carry.is_empty() {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return true;
+            };
+            self.carry.push(b);
+            bytes = rest;
+            match std::str::from_utf8(&self.carry) {
+                Ok(_) => self.carry.clear(),
+                Err(e) if e.error_len().is_some() || self.carry.len() >= 4 => return false,
+                Err(_) => {}
+            }
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_some() => false,
+            Err(e) => {
+                self.carry.extend_from_slice(&bytes[e.valid_up_to()..]);
+                true
+            }
         }
     }
 
@@ -253,6 +282,10 @@ impl<R: Read> Read for Guard<R> {
         if self.total > self.limit {
             let limit = self.limit;
             return Err(self.trip(BodyError::TooLarge { limit }.into()));
+        }
+        if !self.utf8(&buf[..n]) || (n == 0 && !self.carry.is_empty()) {
+            let why = ProbeError::BadJson(format!("invalid UTF-8 after {} bytes", self.total));
+            return Err(self.trip(why));
         }
         if let Some(why) = self.scan(&buf[..n]) {
             return Err(self.trip(why));

@@ -179,39 +179,42 @@ async fn c_slowloris_past_the_descriptor_limit() {
     let up = echo().await;
     let addr = node.addr;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The attack runs for the whole probe window: new stalled connections as fast as the
+    // kernel takes them (paced at 50 per 5 ms), the newest 3,000 kept open.
     let attack = {
         let stop = std::sync::Arc::clone(&stop);
         tokio::spawn(async move {
-            let mut held = Vec::new();
-            let mut i = 0usize;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 3000 {
+            let mut held = std::collections::VecDeque::new();
+            let mut opened = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 if let Ok(mut s) = TcpStream::connect(addr).await {
-                    let _ = match i % 3 {
+                    let _ = match opened % 3 {
                         0 => s.write_all(b"POST /tunnel/batch HTTP/1.1\r\nHost: x\r\n").await,
                         1 => s.write_all(b"POST /tunnel/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 9999\r\n\r\n{").await,
                         _ => s.write_all(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await,
                     };
-                    held.push(s);
+                    held.push_back(s);
+                    if held.len() > 3000 {
+                        held.pop_front();
+                    }
                 }
-                i += 1;
-                if i % 50 == 0 {
+                opened += 1;
+                if opened % 50 == 0 {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            (i, held.len())
+            (opened, held.len())
         })
     };
     let mut lat = Vec::new();
+    let mut health_lat = Vec::new();
     let mut failed = Vec::new();
     let until = Instant::now() + Duration::from_secs(20);
     let batch_body = json!({"k": KEY, "ops": [{"op":"connect_data","host":"127.0.0.1","port":up.port(),"d":"aGk="}]}).to_string();
     while Instant::now() < until {
         let t = Instant::now();
         match request(addr, "GET", "/health", b"").await {
-            Ok((200, b)) if b == b"ok" => lat.push(t.elapsed()),
+            Ok((200, b)) if b == b"ok" => health_lat.push(t.elapsed()),
             other => failed.push(format!("health: {other:?}")),
         }
         let t = Instant::now();
@@ -227,15 +230,20 @@ async fn c_slowloris_past_the_descriptor_limit() {
     let (opened, held) = attack.await.unwrap();
     let stats = node.stats().await;
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize];
+    health_lat.sort();
+    let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p) as usize];
     let log = node.stderr_text();
     println!(
-        "figure: (c) slowloris: {opened} attacking connections opened ({held} accepted by the kernel), node fd limit 1024, connection cap {}; {} probes ok, {} failed; probe latency p50 {:?} p99 {:?} max {:?} (includes the active-drain wait of batches: 350 ms); shed {}, refused {}; 'accept failed' lines {}",
+        "figure: (c) slowloris: {opened} stalled connections opened over 20 s (the newest {held} held), node fd limit 1024, connection cap {}; {} health checks and {} batches ok, {} failed; /health p50 {:?} p99 {:?} max {:?}; batch (connect_data to an echo, answered when the echo replies) p50 {:?} p99 {:?} max {:?}; shed {}, refused {}; 'accept failed' lines {}",
         stats["connections"]["max"],
+        health_lat.len(),
         lat.len(),
         failed.len(),
-        pct(0.5),
-        pct(0.99),
+        pct(&health_lat, 0.5),
+        pct(&health_lat, 0.99),
+        health_lat.last().unwrap(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
         lat.last().unwrap(),
         stats["connections"]["shed"],
         stats["connections"]["refused"],

@@ -46,7 +46,7 @@ impl Node {
                 let mut c = Command::new("sh");
                 c.arg("-c")
                     .arg(format!(
-                        "ulimit -Hn {n} && ulimit -Sn {n} && exec \"$0\" \"$@\""
+                        "ulimit -Sn {n} && ulimit -Hn {n} && exec \"$0\" \"$@\""
                     ))
                     .arg(bin)
                     .args(&all);

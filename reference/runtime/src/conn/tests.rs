@@ -81,19 +81,23 @@ async fn at_the_cap_the_most_stalled_goes_first_and_busy_ones_never() {
     let reg = Registry::new(limits(3));
     let (busy, busy_task) = watched(&reg);
     busy.enter(Phase::Busy);
-    tokio::time::advance(Duration::from_millis(1)).await;
+    tokio::time::advance(Duration::from_millis(5)).await;
     let (idle, idle_task) = watched(&reg);
     idle.enter(Phase::Idle);
-    tokio::time::advance(Duration::from_millis(1)).await;
-    let (_head, head_task) = watched(&reg);
-    // Full: the newcomer evicts the one in Head (shed before Idle, even though younger).
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let (head, head_task) = watched(&reg);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    // A byte on the idle connection is progress: the head, silent longer, goes first.
+    idle.saw_bytes();
+    tokio::time::advance(Duration::from_millis(5)).await;
     let (new1, _t1) = watched(&reg);
     assert_eq!(head_task.await.unwrap(), Some(Closed::Shed));
     new1.enter(Phase::Busy);
-    // Full again: the idle one is the only one not busy.
+    drop(head);
+    // Full again: the formerly idle one (now in Head) is the only one not busy.
     let (_new2, t2) = watched(&reg);
     assert_eq!(idle_task.await.unwrap(), Some(Closed::Shed));
-    // Full with busy, busy and a head: the head goes.
+    tokio::time::advance(Duration::from_millis(5)).await;
     let (new3, _t3) = watched(&reg);
     new3.enter(Phase::Busy);
     assert_eq!(t2.await.unwrap(), Some(Closed::Shed));

@@ -100,3 +100,29 @@ fn ops_parse_typed_with_seq_echo_and_alone_on_error() {
     assert!(ops[2].1.is_err());
     assert_eq!(ops[3].0, None);
 }
+
+#[test]
+fn invalid_utf8_anywhere_is_bad_json_even_inside_an_op() {
+    // Found by the node_batch fuzzer: serde skipped the bad bytes inside the op, the raw-op
+    // parse did not, so the probe passed a body that is not JSON.
+    let body = b"{\"k\":\"x\",\"ops\":[{\"op\":\"close\",\"p\x8a\x8dt\":1}]}";
+    let err = probe_batch(body, 1 << 20).unwrap_err();
+    assert!(err.to_string().contains("invalid UTF-8"), "{err}");
+    // A multi-byte character split across reads is fine, in plain and gzip bodies alike.
+    let ok = "{\"k\":\"\u{e9}\u{1f600}\",\"ops\":[\"\u{4e2d}\"]}"
+        .as_bytes()
+        .to_vec();
+    assert_eq!(
+        probe_batch(&ok, 1 << 20).unwrap().k.as_deref(),
+        Some("\u{e9}\u{1f600}")
+    );
+    assert_eq!(probe_batch(&gzip(&ok), 1 << 20).unwrap().ops, Some(1));
+    let mut g = Guard::new(std::io::empty(), usize::MAX);
+    let text = "a\u{1f600}b".as_bytes();
+    assert!(g.utf8(&text[..2]) && g.utf8(&text[2..4]) && g.utf8(&text[4..]));
+    assert!(g.carry.is_empty());
+    assert!(
+        g.utf8(&text[..3]) && !g.carry.is_empty(),
+        "a split sequence is carried"
+    );
+}
