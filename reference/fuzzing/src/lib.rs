@@ -23,8 +23,11 @@ pub mod node;
 pub mod relay;
 pub mod vectors;
 
+/// One target's check: panics on a broken invariant.
+pub type Check = fn(&[u8]);
+
 /// The targets by name, as `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` call them.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("node_batch", node::batch),
     ("node_single", node::single),
     ("client_reply", client::reply_body),

@@ -321,7 +321,7 @@ pub async fn endless() -> SocketAddr {
 
 /// True when `bytes` continue the counting pattern of [`endless`] from word `from`.
 pub fn counts_from(bytes: &[u8], from: u32) -> bool {
-    bytes.len() % 4 == 0
+    bytes.len().is_multiple_of(4)
         && bytes
             .chunks(4)
             .enumerate()

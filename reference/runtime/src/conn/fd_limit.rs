@@ -14,7 +14,9 @@ pub struct FdLimit {
 
 /// Raises the soft limit to the hard limit; returns what it is now. On error (or on a
 /// platform without rlimits) the current values are returned unchanged.
+// `rlim_t` is u64 on Linux but not on every unix: the casts are not always no-ops.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)]
 pub fn raise() -> std::io::Result<FdLimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -53,6 +55,7 @@ pub fn raise() -> std::io::Result<FdLimit> {
 
 /// The soft limit now, without changing it.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_cast)]
 pub fn current() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
