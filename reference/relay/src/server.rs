@@ -40,6 +40,11 @@ impl RelayHandle {
         self.state.stats.snapshot()
     }
 
+    /// The connection counters right now: open, timed out, shed (`seqtun_runtime::conn`).
+    pub fn connections(&self) -> conn::ConnSnapshot {
+        self.state.conns.snapshot()
+    }
+
     /// Stops accepting and drops open connections; returns the final counters.
     pub async fn shutdown(self) -> StatsSnapshot {
         let _ = self.stop.send(true);

@@ -19,6 +19,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 const NODE_KEY: &str = "soak-node";
 const RELAY_KEY: &str = "soak-relay";
+/// The node's default memory budget (512 MiB) plus the 96 MiB overhead `tests/load` allows.
+const NODE_RSS_BOUND_MIB: u64 = 512 + 96;
+/// What the client may grow by from the first transfer to the last: room for the 20 transfers
+/// in flight (at most 8 MiB each, not all held at once); a leak of what finished transfers
+/// moved (gigabytes over a soak) would not fit.
+const CLIENT_GROWTH_BOUND_MIB: u64 = 128;
 
 /// A binary built next to this test (same profile).
 fn bin(name: &str) -> PathBuf {
@@ -293,6 +299,17 @@ async fn d_chain_soak_with_faults() {
     );
     assert_eq!(w, 0, "wrong bytes delivered");
     assert!(c > 0);
+    assert!(
+        end_rss.0 <= NODE_RSS_BOUND_MIB,
+        "node RSS {} MiB past the default budget plus overhead",
+        end_rss.0
+    );
+    assert!(
+        end_rss.1 <= start_rss.1 + CLIENT_GROWTH_BOUND_MIB,
+        "client RSS grew from {} to {} MiB",
+        start_rss.1,
+        end_rss.1
+    );
     drop((client, relay));
 }
 
