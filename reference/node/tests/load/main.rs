@@ -4,6 +4,7 @@
 //! and time and prints one `figure:` line per measurement; only loopback is used.
 
 mod proc;
+mod slowloris;
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use proc::Node;
 
-const KEY: &str = "load-key";
+pub(crate) const KEY: &str = "load-key";
 
 /// An origin that writes as fast as it is read, forever.
 async fn endless() -> std::net::SocketAddr {
@@ -30,7 +31,7 @@ async fn endless() -> std::net::SocketAddr {
     addr
 }
 
-async fn echo() -> std::net::SocketAddr {
+pub(crate) async fn echo() -> std::net::SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
@@ -45,7 +46,7 @@ async fn echo() -> std::net::SocketAddr {
 }
 
 /// One request on a fresh connection; the status and body.
-async fn request(
+pub(crate) async fn request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
@@ -167,89 +168,6 @@ async fn b_fifty_concurrent_60_mib_bodies() {
     assert_eq!(stats["memory"]["used"], 0);
     let budget = stats["memory"]["budget"].as_u64().unwrap();
     assert!(hwm <= budget + proc::OVERHEAD, "peak {} MiB", hwm >> 20);
-}
-
-/// (c) A slowloris holding three times the descriptor limit's worth of connections, while a
-/// prober checks /health and a batch every 100 ms on fresh connections.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "load test: run with --release --ignored (docs/RELIABILITY.md)"]
-async fn c_slowloris_past_the_descriptor_limit() {
-    seqtun_runtime::conn::fd_limit::raise().unwrap();
-    let node = Node::start_with_nofile(1024, &[]).await;
-    let up = echo().await;
-    let addr = node.addr;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // The attack runs for the whole probe window: new stalled connections as fast as the
-    // kernel takes them (paced at 50 per 5 ms), the newest 3,000 kept open.
-    let attack = {
-        let stop = std::sync::Arc::clone(&stop);
-        tokio::spawn(async move {
-            let mut held = std::collections::VecDeque::new();
-            let mut opened = 0usize;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Ok(mut s) = TcpStream::connect(addr).await {
-                    let _ = match opened % 3 {
-                        0 => s.write_all(b"POST /tunnel/batch HTTP/1.1\r\nHost: x\r\n").await,
-                        1 => s.write_all(b"POST /tunnel/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 9999\r\n\r\n{").await,
-                        _ => s.write_all(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n").await,
-                    };
-                    held.push_back(s);
-                    if held.len() > 3000 {
-                        held.pop_front();
-                    }
-                }
-                opened += 1;
-                if opened % 50 == 0 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
-            (opened, held.len())
-        })
-    };
-    let mut lat = Vec::new();
-    let mut health_lat = Vec::new();
-    let mut failed = Vec::new();
-    let until = Instant::now() + Duration::from_secs(20);
-    let batch_body = json!({"k": KEY, "ops": [{"op":"connect_data","host":"127.0.0.1","port":up.port(),"d":"aGk="}]}).to_string();
-    while Instant::now() < until {
-        let t = Instant::now();
-        match request(addr, "GET", "/health", b"").await {
-            Ok((200, b)) if b == b"ok" => health_lat.push(t.elapsed()),
-            other => failed.push(format!("health: {other:?}")),
-        }
-        let t = Instant::now();
-        match request(addr, "POST", "/tunnel/batch", batch_body.as_bytes()).await {
-            Ok((200, b)) if String::from_utf8_lossy(&b).contains("\"sid\"") => {
-                lat.push(t.elapsed())
-            }
-            other => failed.push(format!("batch: {other:?}")),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (opened, held) = attack.await.unwrap();
-    let stats = node.stats().await;
-    lat.sort();
-    health_lat.sort();
-    let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p) as usize];
-    let log = node.stderr_text();
-    println!(
-        "figure: (c) slowloris: {opened} stalled connections opened over 20 s (the newest {held} held), node fd limit 1024, connection cap {}; {} health checks and {} batches ok, {} failed; /health p50 {:?} p99 {:?} max {:?}; batch (connect_data to an echo, answered when the echo replies) p50 {:?} p99 {:?} max {:?}; shed {}, refused {}; 'accept failed' lines {}",
-        stats["connections"]["max"],
-        health_lat.len(),
-        lat.len(),
-        failed.len(),
-        pct(&health_lat, 0.5),
-        pct(&health_lat, 0.99),
-        health_lat.last().unwrap(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        lat.last().unwrap(),
-        stats["connections"]["shed"],
-        stats["connections"]["refused"],
-        log.matches("accept failed").count()
-    );
-    assert!(failed.is_empty(), "{failed:?}");
 }
 
 /// The wrong-key bodies of the issue: none may take the node past 128 MiB.

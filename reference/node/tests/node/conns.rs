@@ -202,3 +202,23 @@ async fn headers_are_title_case_with_server_first_like_nginx() {
     assert!(first_header.starts_with("Server: nginx"), "{text}");
     assert!(text.contains("Content-Type: text/html"), "{text}");
 }
+
+/// An h2c prior-knowledge preface gets no HTTP/2 SETTINGS frame (§1.4): the node speaks
+/// HTTP/1.1 only, as an nginx without `http2` on a plain port.
+#[tokio::test]
+async fn an_h2c_preface_gets_no_settings_frame() {
+    let n = node(|_| {}).await;
+    let mut s = TcpStream::connect(n.handle.addr).await.unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    within("the close", s.read_to_end(&mut out)).await.unwrap();
+    // A SETTINGS frame starts with a 3-byte length and type 0x04.
+    assert!(out.len() < 4 || out[3] != 0x04, "{out:?}");
+    assert!(
+        out.is_empty() || out.starts_with(b"HTTP/1.1 4"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
