@@ -242,15 +242,15 @@ fn run_client(rt: &tokio::runtime::Runtime, args: &ClientArgs) -> ExitCode {
                 .into(),
         );
     }
-    let mut feats: BTreeSet<String> = ["connect-data", "half-close"]
+    let mut feats: BTreeSet<String> = [features::CONNECT_DATA, features::HALF_CLOSE]
         .into_iter()
         .map(String::from)
         .collect();
     if socks {
-        feats.insert("socks5".into());
+        feats.insert(features::SOCKS5.into());
     }
     if http_front {
-        feats.insert("http-connect".into());
+        feats.insert(features::HTTP_CONNECT.into());
     }
     feats.insert(
         if args.outer {

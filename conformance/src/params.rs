@@ -4,39 +4,92 @@
 
 use crate::expr::Params;
 
-/// Every parameter vectors may use, with its meaning and unit.
-pub const KNOWN: &[(&str, &str)] = &[
-    ("longpoll_deadline", "ms a pure-poll batch is held (§5.3)"),
+/// Every parameter vectors may use: its name, meaning and unit, and its value in the `seqtun`
+/// profile. The one list: `--param` and `--list-params` read names from it and every profile
+/// starts from its values, so a profile cannot carry a parameter `--param` refuses.
+const TABLE: &[(&str, &str, f64)] = &[
+    (
+        "longpoll_deadline",
+        "ms a pure-poll batch is held (§5.3)",
+        15_000.0,
+    ),
     (
         "active_drain_deadline",
         "ms a batch with writes waits for downlink (§5.3)",
+        350.0,
     ),
-    ("settle_max", "ms of straggler settle at most (§5.3)"),
+    (
+        "settle_max",
+        "ms of straggler settle at most (§5.3)",
+        1_000.0,
+    ),
     (
         "seq_wait_timeout",
         "ms a seq'd op waits for its predecessor (§7.4)",
+        30_000.0,
     ),
-    ("drain_max", "bytes one TCP drain returns at most (§5.4)"),
+    (
+        "drain_max",
+        "bytes one TCP drain returns at most (§5.4)",
+        16.0 * MIB,
+    ),
     (
         "batch_budget",
         "bytes all drains of one batch return at most (§5.4)",
+        32.0 * MIB,
     ),
-    ("udp_queue_limit", "datagrams queued per UDP session (§8)"),
-    ("connect_timeout", "ms before a TCP connect fails (§2.2)"),
+    (
+        "udp_queue_limit",
+        "datagrams queued per UDP session (§8)",
+        256.0,
+    ),
+    (
+        "connect_timeout",
+        "ms before a TCP connect fails (§2.2)",
+        10_000.0,
+    ),
     (
         "tcp_idle",
         "ms before an untouched TCP session is reaped (§5.1)",
+        300_000.0,
     ),
     (
         "udp_idle",
         "ms before an untouched UDP session is reaped (§5.1)",
+        120_000.0,
     ),
-    ("reap_interval", "ms between reaper runs (§5.1)"),
+    ("reap_interval", "ms between reaper runs (§5.1)", 30_000.0),
     (
         "single_wait_max",
         "ms the single-op path waits for downlink (§3.6)",
+        5_000.0,
+    ),
+    (
+        "coalesce_max",
+        "ms a client's batch waits for more ops after its first (§6.3)",
+        1_000.0,
+    ),
+    (
+        "first_bytes_wait",
+        "ms a client waits for the app's first bytes before choosing connect (§6.2)",
+        50.0,
     ),
 ];
+
+const NAMES: [(&str, &str); TABLE.len()] = names();
+
+const fn names() -> [(&'static str, &'static str); TABLE.len()] {
+    let mut out = [("", ""); TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        out[i] = (TABLE[i].0, TABLE[i].1);
+        i += 1;
+    }
+    out
+}
+
+/// Every parameter vectors may use, with its meaning and unit.
+pub const KNOWN: &[(&str, &str)] = &NAMES;
 
 /// Names of the built-in profiles.
 pub const PROFILES: &[&str] = &["seqtun", "node-903", "node-main", "fast"];
@@ -47,22 +100,6 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// A built-in profile by name.
 pub fn profile(name: &str) -> Option<Params> {
-    let base: &[(&str, f64)] = &[
-        ("longpoll_deadline", 15_000.0),
-        ("active_drain_deadline", 350.0),
-        ("settle_max", 1_000.0),
-        ("seq_wait_timeout", 30_000.0),
-        ("drain_max", 16.0 * MIB),
-        ("batch_budget", 32.0 * MIB),
-        ("udp_queue_limit", 256.0),
-        ("connect_timeout", 10_000.0),
-        ("tcp_idle", 300_000.0),
-        ("udp_idle", 120_000.0),
-        ("reap_interval", 30_000.0),
-        ("single_wait_max", 5_000.0),
-        ("coalesce_max", 1_000.0),
-        ("first_bytes_wait", 50.0),
-    ];
     let overrides: &[(&str, f64)] = match name {
         // seqtun-node defaults are NODE-903's.
         "seqtun" | "node-903" => &[],
@@ -83,7 +120,7 @@ pub fn profile(name: &str) -> Option<Params> {
         ],
         _ => return None,
     };
-    let mut p: Params = base.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let mut p: Params = TABLE.iter().map(|(k, _, v)| (k.to_string(), *v)).collect();
     for (k, v) in overrides {
         p.insert(k.to_string(), *v);
     }
@@ -153,5 +190,12 @@ mod tests {
             apply(&mut p, &["longpoll_deadline=soon".into()]),
             Err(ParamError::Value(..))
         ));
+        // The client vectors' parameters are known too (they were missing from the list).
+        apply(
+            &mut p,
+            &["coalesce_max=2s".into(), "first_bytes_wait=0".into()],
+        )
+        .unwrap();
+        assert_eq!((p["coalesce_max"], p["first_bytes_wait"]), (2000.0, 0.0));
     }
 }

@@ -29,10 +29,10 @@ pub struct ClientSetup {
 pub fn client_target(label: &str, params: &Params, setup: ClientSetup) -> ClientTarget {
     // `pipeline-seq` is not assumed: the dialect probe adds it when the client shows it.
     let feats: BTreeSet<String> = [
-        "socks5",
-        "http-connect",
-        "connect-data",
-        "half-close",
+        features::SOCKS5,
+        features::HTTP_CONNECT,
+        features::CONNECT_DATA,
+        features::HALF_CLOSE,
         if setup.outer {
             features::VIA_RELAY
         } else {

@@ -202,6 +202,16 @@ pub(super) async fn read_all(
 
 /// RFC 1928 CONNECT without authentication to an IPv4 loopback target.
 pub(super) async fn socks5_connect(s: &mut TcpStream, target: SocketAddr) -> Result<(), String> {
+    socks5_greet(s).await?;
+    let req = socks5_request(target)?;
+    s.write_all(&req)
+        .await
+        .map_err(|e| format!("SOCKS5 handshake: {e}"))?;
+    socks5_reply(s).await
+}
+
+/// The method selection: no authentication.
+pub(super) async fn socks5_greet(s: &mut TcpStream) -> Result<(), String> {
     let io = |e: std::io::Error| format!("SOCKS5 handshake: {e}");
     s.write_all(&[0x05, 0x01, 0x00]).await.map_err(io)?;
     let mut chosen = [0u8; 2];
@@ -209,13 +219,26 @@ pub(super) async fn socks5_connect(s: &mut TcpStream, target: SocketAddr) -> Res
     if chosen != [0x05, 0x00] {
         return Err(format!("SOCKS5 method selection answered {chosen:02x?}"));
     }
+    Ok(())
+}
+
+/// The CONNECT request's bytes.
+pub(super) fn socks5_request(target: SocketAddr) -> Result<Vec<u8>, String> {
     let std::net::IpAddr::V4(ip) = target.ip() else {
         return Err(format!("the origin {target} is not IPv4"));
     };
     let mut req = vec![0x05, 0x01, 0x00, 0x01];
     req.extend(ip.octets());
     req.extend(target.port().to_be_bytes());
-    s.write_all(&req).await.map_err(io)?;
+    Ok(req)
+}
+
+/// Reads the CONNECT reply; an error unless it grants the connection.
+pub(super) async fn socks5_reply<R>(s: &mut R) -> Result<(), String>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    let io = |e: std::io::Error| format!("SOCKS5 handshake: {e}");
     let mut head = [0u8; 4];
     s.read_exact(&mut head).await.map_err(io)?;
     let rest = match head[3] {

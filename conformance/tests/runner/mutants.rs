@@ -10,6 +10,7 @@ use seqtun_conform::builtin::{start_node_tweaked, start_node_with};
 use seqtun_conform::case::{Case, load_dir};
 use seqtun_conform::http::Http;
 use seqtun_conform::params::profile;
+use seqtun_conform::target::features;
 use seqtun_conform::verdict::Outcome;
 use seqtun_node::{Faults, NodeConfig};
 
@@ -181,7 +182,7 @@ pub fn client_caught_by(faults: ClientFaults, ids: &[&str]) {
             },
         );
         // The broken clients still claim #903, as a buggy implementation would.
-        t.features.insert("pipeline-seq".into());
+        t.features.insert(features::PIPELINE_SEQ.into());
         t
     };
     let (broken, healthy) = (target(faults.clone()), target(ClientFaults::default()));

@@ -43,8 +43,6 @@ pub enum ConfigError {
         value: String,
         why: String,
     },
-    #[error("cannot read --ca-file {path:?}: {why}")]
-    CaFile { path: PathBuf, why: String },
     #[error("--socks-user and --socks-pass must be given together, each 1 to 255 bytes (RFC 1929)")]
     SocksAuth,
 }

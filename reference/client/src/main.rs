@@ -38,6 +38,8 @@ async fn main() -> ExitCode {
         );
     }
     let grace = loaded.config.shutdown_grace;
+    // Before `listening on`: a stop signal from then on gets the graceful stop.
+    let shutdown = seqtun_runtime::signal::Shutdown::install();
     let client = match seqtun_client::spawn(loaded.config).await {
         Ok(client) => client,
         Err(e) => {
@@ -56,7 +58,7 @@ async fn main() -> ExitCode {
         }
     }
     let _ = out.flush();
-    let signal = seqtun_runtime::signal::shutdown_signal().await;
+    let signal = shutdown.wait().await;
     tracing::info!(
         "{signal}: shutting down; in-flight batches get up to {}",
         seqtun_runtime::show::duration(grace)

@@ -14,9 +14,8 @@ use http_body_util::BodyExt as _;
 use seqtun_node::memory::Class;
 use seqtun_node::{NodeConfig, NodeState, routes};
 use seqtun_wire::body::{decode_body, gzip};
-use seqtun_wire::probe::{
-    nesting_within_limit, parse_ops, parse_raw_op, probe_batch, probe_single,
-};
+use seqtun_wire::ops::raw::parse_ops;
+use seqtun_wire::probe::{nesting_within_limit, probe_batch, probe_single};
 use seqtun_wire::{BatchOp, OpKind, SingleRequest};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -178,8 +177,9 @@ impl Harness {
         let ops: Vec<String> = raws
             .ops
             .iter()
-            .map(|raw| match parse_raw_op(raw) {
-                (_, Ok(op)) if op.opens_session() => {
+            // What `Op::from_raw` reads first: an op that parses as its wire form.
+            .map(|raw| match serde_json::from_str::<BatchOp>(raw.get()) {
+                Ok(op) if op.opens_session() => {
                     serde_json::to_string(&self.aimed(op)).expect("serialises")
                 }
                 _ => raw.get().to_owned(),

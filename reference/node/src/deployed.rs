@@ -11,7 +11,7 @@ use seqtun_wire::BatchResponse;
 use seqtun_wire::params::DEPLOYED_BODY_LIMIT;
 
 use crate::reply_body::ReplyBody;
-use crate::routes::{Body, json_response};
+use crate::response::{Body, json_response};
 
 /// axum's answer to a body over its limit.
 pub const TOO_LARGE_TEXT: &str = "Failed to buffer the request body: length limit exceeded";

@@ -2,7 +2,9 @@
 //!
 //! It speaks every deployed dialect of the batch tunnel protocol (legacy, PR #903, PR #1115
 //! clients) and implements #903 pipelining: seq'd `data` ops of a session run strictly in seq
-//! order. Protocol decisions come from `seqtun-wire`; this crate owns sockets, tasks and time.
+//! order. Protocol decisions come from `seqtun-wire` (typed ops, the batch planner, the seq'd-op
+//! machine, the rules faults change); this crate owns sockets, tasks and time and performs
+//! what those name.
 //! Section numbers (`§N.M`) refer to `docs/PROTOCOL.md`.
 
 pub mod auth;
@@ -12,8 +14,8 @@ pub mod config;
 pub mod deployed;
 pub mod exchange;
 pub mod memory;
-pub mod ops;
 pub mod reply_body;
+pub mod response;
 pub mod routes;
 pub mod server;
 pub mod single;
@@ -26,7 +28,7 @@ pub mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use seqtun_wire::CAPS_PIPELINE_SEQ;
+use seqtun_wire::rules::Rules;
 use seqtun_wire::seq_gate::SeqGate;
 
 pub use config::{Faults, NodeConfig};
@@ -36,6 +38,8 @@ pub use standin::Deployed;
 /// Everything the request handlers share.
 pub struct NodeState {
     pub cfg: NodeConfig,
+    /// The protocol choices `cfg.legacy` and `cfg.faults` make.
+    pub rules: Rules,
     pub table: table::Table,
     pub stats: stats::NodeStats,
     /// The connections of the node's listener (caps, timeouts, shedding).
@@ -54,6 +58,7 @@ impl NodeState {
         let table = table::Table::new(p.max_sessions, memory);
         let conns = seqtun_runtime::conn::Registry::new(cfg.conn.clone());
         Self {
+            rules: Rules::new(cfg.legacy, &cfg.faults),
             cfg,
             table,
             stats: stats::NodeStats::default(),
@@ -69,12 +74,6 @@ impl NodeState {
     /// The counters now (`GET /stats`, the stats line, `/metrics`).
     pub fn snapshot(&self) -> stats::NodeSnapshot {
         self.stats.snapshot(self)
-    }
-
-    /// The `caps` a successful connect reply carries; none in legacy mode (or with the
-    /// `no_caps` fault).
-    pub fn caps(&self) -> Option<u32> {
-        (!self.cfg.legacy && !self.cfg.faults.no_caps).then_some(CAPS_PIPELINE_SEQ)
     }
 
     /// A fresh session's seq gate.

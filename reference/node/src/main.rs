@@ -41,7 +41,8 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("settings: {}", summary(&cfg));
-    let stop = seqtun_runtime::signal::Shutdown::listen();
+    // Before `listening on`: a stop signal from then on gets the graceful stop.
+    let shutdown = seqtun_runtime::signal::Shutdown::install();
     let node = match seqtun_node::spawn(cfg, listen).await {
         Ok(node) => node,
         Err(e) => {
@@ -72,7 +73,7 @@ async fn main() -> ExitCode {
             Duration::from_secs(args.stats_secs),
         ))
     });
-    let signal = stop.wait().await;
+    let signal = shutdown.wait().await;
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     tracing::info!(
         "{signal}: shutting down; in-flight batches get up to {}",

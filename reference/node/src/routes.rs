@@ -13,26 +13,27 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
 use seqtun_runtime::conn::body::{BodyError, BodyLimits, ConnHandle, read_body};
-use seqtun_wire::BatchResponse;
 use seqtun_wire::body::{decode_body, is_gzip};
 use seqtun_wire::envelope::parse_single;
-use seqtun_wire::probe::{ParsedOp, ProbeError, parse_ops, probe_batch, probe_single};
+use seqtun_wire::ops::Data;
+use seqtun_wire::ops::raw::parse_ops;
+use seqtun_wire::probe::{ProbeError, probe_batch, probe_single};
 use seqtun_wire::reply::{OpError, Reply};
+use seqtun_wire::{BatchResponse, Op};
 use serde::Serialize;
 
 use crate::NodeState;
 use crate::auth::{key_matches, nginx_page};
-use crate::batch::run_batch;
+use crate::batch::execute;
 use crate::deployed;
 use crate::exchange::Exchange;
 use crate::memory::{Charge, Class};
 use crate::reply_body::ReplyBody;
+use crate::response::{Body, json_response, not_found, respond, with_headers};
 use crate::single::run_single;
-
-pub type Body = ReplyBody;
 
 pub async fn handle(
     state: Arc<NodeState>,
@@ -141,18 +142,18 @@ pub async fn batch_body(state: &Arc<NodeState>, raw: Bytes, mut charge: Charge) 
     } else {
         Cow::Borrowed(&raw)
     };
-    let ops = match parse_ops(&json) {
-        Ok(ops) => ops,
+    let (ops, retained) = match parse_ops(&json) {
+        Ok(parsed) => (parsed.ops, parsed.retained),
         Err(e) => return json_response(StatusCode::OK, &BatchResponse::failed(e.to_string())),
     };
     drop(json);
     drop(raw);
     // The raw body is gone; what stays charged is what the parsed ops keep (§5.6).
-    charge.shrink_to(retained(&ops));
+    charge.shrink_to(retained);
     let kinds = state.stats.batch(&ops);
     note_dialects(state, &ops);
     let exchange = Exchange::new(state);
-    let r = exchange.run(run_batch(state, ops)).await;
+    let r = exchange.run(execute(state, ops)).await;
     state.stats.replies(&kinds, &r);
     drop(charge);
     answer(state, &BatchResponse { r, e: None }, exchange)
@@ -194,15 +195,14 @@ pub async fn single_body(state: &Arc<NodeState>, raw: Bytes, _charge: Charge) ->
         Ok(req) => req,
         Err(e) => return json_response(StatusCode::OK, &error(e.to_string())),
     };
-    state.stats.single(&req.op, req.data.as_deref());
-    if let Some(sid) = req.sid.as_deref().filter(|_| req.op == "data") {
+    let op = Op::from_wire(req.to_batch_op());
+    let kind = state.stats.single(&op);
+    if let Op::Data(Data { sid: Ok(sid), .. }) = &op {
         state.table.note_data(sid, false);
     }
     let exchange = Exchange::new(state);
-    let reply = exchange.run(run_single(state, &req)).await;
-    state
-        .stats
-        .replies(&[req.op.as_str()], std::slice::from_ref(&reply));
+    let reply = exchange.run(run_single(state, op)).await;
+    state.stats.replies(&[kind], std::slice::from_ref(&reply));
     answer(state, &reply, exchange)
 }
 
@@ -249,29 +249,11 @@ fn answer<T: Serialize>(state: &NodeState, value: &T, exchange: Arc<Exchange>) -
     with_headers(StatusCode::OK, "application/json", body)
 }
 
-/// Bytes the parsed ops of a batch hold: their strings plus a per-op constant.
-fn retained(ops: &[ParsedOp]) -> usize {
-    ops.iter()
-        .map(|(_, op)| match op {
-            Ok(op) => {
-                let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-                64 + op.op.len() + len(&op.sid) + len(&op.host) + len(&op.d)
-            }
-            Err(e) => 64 + e.to_string().len(),
-        })
-        .sum()
-}
-
 /// Tells the stats which dialect each data op's session speaks.
-fn note_dialects(state: &NodeState, ops: &[ParsedOp]) {
-    for (_, op) in ops {
-        if let Ok(op) = op
-            && op.op == "data"
-            && let Some(sid) = op.sid.as_deref()
-        {
-            state
-                .table
-                .note_data(sid, op.seq.is_some() && !state.cfg.legacy);
+fn note_dialects(state: &NodeState, ops: &[Op]) {
+    for op in ops {
+        if let Op::Data(d @ Data { sid: Ok(sid), .. }) = op {
+            state.table.note_data(sid, d.seqd(&state.rules).is_some());
         }
     }
 }
@@ -306,41 +288,6 @@ fn body_error<T: Serialize>(
         // The rest of the body was not read: the connection cannot carry another request.
         resp.headers_mut()
             .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
-}
-
-pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => respond(status, "application/json", bytes),
-        Err(e) => respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain",
-            format!("reply encoding failed: {e}"),
-        ),
-    }
-}
-
-fn not_found() -> Response<Body> {
-    respond(StatusCode::NOT_FOUND, "text/html", nginx_page(404))
-}
-
-pub(crate) fn respond(
-    status: StatusCode,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> Response<Body> {
-    with_headers(status, content_type, ReplyBody::once(body))
-}
-
-/// `Server: nginx` first, then the content type, in the order nginx sends them.
-fn with_headers(status: StatusCode, content_type: &str, body: ReplyBody) -> Response<Body> {
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(SERVER, HeaderValue::from_static("nginx"));
-    if let Ok(value) = content_type.parse() {
-        resp.headers_mut().insert(CONTENT_TYPE, value);
     }
     resp
 }

@@ -12,23 +12,22 @@ use std::time::Duration;
 
 use seqtun_runtime::metrics::{Family, Kind};
 use seqtun_runtime::rates::Rates;
-use seqtun_wire::Reply;
 use seqtun_wire::b64::decoded_len;
+use seqtun_wire::{Op, OpKind, Reply};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use seqtun_runtime::conn::ConnSnapshot;
+
 use crate::NodeState;
 use crate::memory::MemorySnapshot;
 use crate::table::Census;
-use seqtun_runtime::conn::ConnSnapshot;
-use seqtun_wire::BatchOp;
-use seqtun_wire::probe::ParsedOp;
 
 /// How often the stats line is logged by default.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Op names counted by kind; anything else counts as `unknown`.
+/// Op kinds as counted (their wire names); any other name counts as `unknown`.
 pub const OP_KINDS: [&str; 7] = [
     "connect",
     "connect_data",
@@ -39,15 +38,25 @@ pub const OP_KINDS: [&str; 7] = [
     "unknown",
 ];
 
+fn kind_index(kind: OpKind<'_>) -> usize {
+    match kind {
+        OpKind::Connect => 0,
+        OpKind::ConnectData => 1,
+        OpKind::Data => 2,
+        OpKind::Close => 3,
+        OpKind::UdpOpen => 4,
+        OpKind::UdpData => 5,
+        OpKind::Unknown(_) => 6,
+    }
+}
+
+/// An op's kind as counted: every unknown name is one kind.
+fn counted(kind: OpKind<'_>) -> OpKind<'static> {
+    OpKind::parse(OP_KINDS[kind_index(kind)])
+}
+
 /// Reply outcomes: bytes or datagrams, nothing yet, the session ended, an error.
 pub const OUTCOMES: [&str; 4] = ["data", "empty", "eof", "error"];
-
-fn kind_index(op: &str) -> usize {
-    OP_KINDS
-        .iter()
-        .position(|k| *k == op)
-        .unwrap_or(OP_KINDS.len() - 1)
-}
 
 /// The live counters of one node.
 #[derive(Debug)]
@@ -99,13 +108,10 @@ fn get(c: &AtomicU64) -> u64 {
 }
 
 impl NodeStats {
-    /// A batch arrived with a good key; `ops` are its parsed ops. Returns their kinds, for
-    /// [`NodeStats::replies`].
-    pub fn batch(&self, ops: &[ParsedOp]) -> Vec<&'static str> {
+    /// A batch arrived with a good key. Returns its ops' kinds, for [`NodeStats::replies`].
+    pub fn batch(&self, ops: &[Op]) -> Vec<OpKind<'static>> {
         bump(&self.batches, 1);
-        ops.iter()
-            .map(|(_, op)| self.op(op.as_ref().ok()))
-            .collect()
+        ops.iter().map(|op| self.op(op)).collect()
     }
 
     /// Sessions closed because the request that opened them lost its answer (§5.1).
@@ -114,31 +120,25 @@ impl NodeStats {
     }
 
     /// A single-op `/tunnel` request with a good key.
-    pub fn single(&self, op: &str, d: Option<&str>) {
+    pub fn single(&self, op: &Op) -> OpKind<'static> {
         bump(&self.single_ops, 1);
-        bump(&self.ops[kind_index(op)], 1);
-        if let Some(d) = d {
-            bump(&self.bytes_up, decoded_len(d) as u64);
-        }
+        self.op(op)
     }
 
-    fn op(&self, op: Option<&BatchOp>) -> &'static str {
-        let name = op.map_or("", |op| op.op.as_str());
-        let kind = OP_KINDS[kind_index(name)];
+    fn op(&self, op: &Op) -> OpKind<'static> {
+        let kind = counted(op.kind());
         bump(&self.ops[kind_index(kind)], 1);
-        if let Some(d) = op.and_then(|op| op.d.as_deref()) {
-            bump(&self.bytes_up, decoded_len(d) as u64);
-        }
+        bump(&self.bytes_up, op.uplink_bytes() as u64);
         kind
     }
 
     /// The replies of a batch (or the one of a single op), with the kinds of their ops.
-    pub fn replies(&self, kinds: &[&str], replies: &[Reply]) {
+    pub fn replies(&self, kinds: &[OpKind<'_>], replies: &[Reply]) {
         for (i, r) in replies.iter().enumerate() {
             let opened = r.e.is_none() && r.sid.is_some();
             match kinds.get(i).copied() {
-                Some("connect" | "connect_data") if opened => bump(&self.tcp_opened, 1),
-                Some("udp_open") if opened => bump(&self.udp_opened, 1),
+                Some(OpKind::Connect | OpKind::ConnectData) if opened => bump(&self.tcp_opened, 1),
+                Some(OpKind::UdpOpen) if opened => bump(&self.udp_opened, 1),
                 _ => {}
             }
             let mut down = r.d.as_deref().map_or(0, decoded_len);
@@ -475,5 +475,20 @@ impl NodeSnapshot {
                 ),
             ),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_kinds_are_the_wire_names() {
+        for name in &OP_KINDS[..6] {
+            let kind = OpKind::parse(name);
+            assert_eq!(kind.name(), *name);
+            assert_eq!(counted(kind), kind);
+        }
+        assert_eq!(counted(OpKind::Unknown("frob")).name(), "unknown");
     }
 }

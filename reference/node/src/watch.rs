@@ -21,6 +21,30 @@ pub enum Watched {
 }
 
 impl Watched {
+    /// The session's id.
+    pub fn sid(&self) -> &str {
+        match self {
+            Self::Tcp(s) => &s.sid,
+            Self::Udp(s) => &s.sid,
+        }
+    }
+
+    /// Marks client activity (§5.1).
+    pub fn touch(&self) {
+        match self {
+            Self::Tcp(s) => s.touch(),
+            Self::Udp(s) => s.touch(),
+        }
+    }
+
+    /// Writes uplink bytes (TCP) or sends them as one datagram (UDP).
+    pub async fn send(&self, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            Self::Tcp(s) => s.write(bytes).await.map_err(|e| e.to_string()),
+            Self::Udp(s) => s.send(bytes).await.map_err(|e| e.to_string()),
+        }
+    }
+
     fn notify(&self) -> &Notify {
         match self {
             Self::Tcp(s) => &s.readable,

@@ -5,7 +5,14 @@
 //! I/O means the emulator's behaviour can be checked line by line against `Relay.gs` and
 //! unit-tested without a node. Timing, limits and faults are the platform's business and live
 //! in `exec`.
+//!
+//! It deliberately does not parse ops into `seqtun_wire`'s typed ops: a relay forwards what
+//! `JSON.parse` and `JSON.stringify` make of a body (numbers as doubles, unknown fields kept,
+//! keys reordered, [`crate::js_json`]), and a typed model would validate, normalise and drop
+//! exactly what the conformance suite must see pass through. It takes only shared constants
+//! from the wire crate: op names, `UNSUPPORTED_OP` and the decoy sentence.
 
+use seqtun_wire::{CODE_UNSUPPORTED_OP, OpKind};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -14,7 +21,12 @@ use crate::js_json::{self, JsObject, JsValue};
 use crate::pages::DIAG_UNAUTHORIZED;
 
 /// Single ops the single-op path knows (§1.5); anything else is `UNSUPPORTED_OP`.
-pub const SINGLE_OPS: [&str; 4] = ["connect", "connect_data", "data", "close"];
+pub const SINGLE_OPS: [&str; 4] = [
+    OpKind::Connect.name(),
+    OpKind::ConnectData.name(),
+    OpKind::Data.name(),
+    OpKind::Close.name(),
+];
 
 /// The op fields a relay that rebuilds ops knows; `--strip-unknown-fields` keeps only these,
 /// so `seq`, `wseq` and padding never reach the node (the old-relay behaviour).
@@ -115,7 +127,7 @@ impl Script {
         }
         let mut reply = JsObject::default();
         reply.set("e", JsValue::String(format!("unknown tunnel op: {op}")));
-        reply.set("code", JsValue::String("UNSUPPORTED_OP".into()));
+        reply.set("code", JsValue::String(CODE_UNSUPPORTED_OP.into()));
         Outcome::Answer(Answer::Json(js_json::stringify(&JsValue::Object(reply))))
     }
 

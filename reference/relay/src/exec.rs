@@ -21,8 +21,8 @@ use crate::dialect::{Answer, Fetch, Outcome, Route};
 use crate::faults::{Action, DuplicateReply};
 use crate::node_client::NodeReply;
 use crate::pages::{self, QUOTA_EXCEPTION};
+use crate::response::{Body, Dropped, HTML, JSON, respond};
 use crate::rewrite::rewrite;
-use crate::routes::{Body, Dropped, HTML, JSON, respond};
 use crate::state::{Deployment, RelayState};
 use crate::stats::DeploymentStats;
 

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod node_client;
 pub mod pages;
 pub mod redirect;
+pub mod response;
 pub mod rewrite;
 pub mod routes;
 pub mod server;

@@ -32,6 +32,8 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("settings: {}", summary(&cfg));
+    // Before `listening on`: a stop signal from then on gets the graceful stop.
+    let shutdown = seqtun_runtime::signal::Shutdown::install();
     let relay = match seqtun_relay::spawn(cfg).await {
         Ok(relay) => relay,
         Err(e) => {
@@ -41,7 +43,7 @@ async fn main() -> ExitCode {
     };
     println!("listening on {}", relay.addr);
     let _ = std::io::stdout().flush();
-    let signal = seqtun_runtime::signal::shutdown_signal().await;
+    let signal = shutdown.wait().await;
     tracing::info!("{signal}: shutting down");
     let stats = relay.shutdown().await;
     println!("stats: {}", stats.to_json_pretty());

@@ -4,11 +4,18 @@
 //! into bug reports, so they are written once here and documented in PROTOCOL.md §1.6. The HTML
 //! is ours; only the sentences a client matches on are Apps Script platform facts.
 
-/// The sentence Apps Script shows when a web app returned nothing; clients look for it.
-pub const DECOY_TEXT: &str = "The script completed but did not return anything.";
+use std::sync::LazyLock;
+
+/// The sentence Apps Script shows when a web app returned nothing; clients look for it, so it
+/// is the one clients match on (`seqtun_wire::DECOY_TEXT`), not a copy.
+pub use seqtun_wire::DECOY_TEXT;
 
 /// The decoy page: what a wrong key, a broken body or any exception in the script produces.
-pub const DECOY_HTML: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Google Apps Script</title></head><body><div style=\"font-family:Arial,sans-serif;margin:16px\">The script completed but did not return anything.</div></body></html>";
+pub static DECOY_HTML: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Google Apps Script</title></head><body><div style=\"font-family:Arial,sans-serif;margin:16px\">{DECOY_TEXT}</div></body></html>"
+    )
+});
 
 /// The diagnostic answer to a wrong key.
 pub const DIAG_UNAUTHORIZED: &str = r#"{"e":"unauthorized"}"#;

@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::HOST;
 use hyper::{Method, Request, Response, StatusCode};
 
 use seqtun_runtime::conn::body::ConnHandle;
@@ -16,23 +14,8 @@ use crate::exec;
 use crate::lock;
 use crate::pages;
 use crate::redirect::{ECHO_PATH, token_of};
+use crate::response::{Body, Dropped, HTML, not_found, respond};
 use crate::state::RelayState;
-
-pub type Body = Full<Bytes>;
-
-/// `ContentService` JSON.
-pub const JSON: &str = "application/json; charset=utf-8";
-pub const HTML: &str = "text/html; charset=utf-8";
-
-/// The connection is closed without an answer: the client sees a transport error, as when a
-/// request or reply is lost on the way.
-#[derive(Debug, thiserror::Error)]
-pub enum Dropped {
-    #[error("dropped by an injected fault")]
-    Fault,
-    #[error("the client went away while sending its request")]
-    ClientGone,
-}
 
 pub async fn handle(
     state: Arc<RelayState>,
@@ -94,19 +77,6 @@ fn one_time(state: &RelayState, token: Option<&str>) -> Response<Body> {
 pub fn exec_deployment(path: &str) -> Option<&str> {
     let id = path.strip_prefix("/macros/s/")?.strip_suffix("/exec")?;
     (!id.is_empty() && !id.contains('/')).then_some(id)
-}
-
-pub fn not_found() -> Response<Body> {
-    respond(StatusCode::NOT_FOUND, HTML, pages::NOT_FOUND_HTML)
-}
-
-pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()));
-    *resp.status_mut() = status;
-    if let Ok(value) = content_type.parse() {
-        resp.headers_mut().insert(CONTENT_TYPE, value);
-    }
-    resp
 }
 
 #[cfg(test)]

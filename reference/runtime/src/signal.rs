@@ -1,30 +1,27 @@
 //! Waiting for the operator to stop a binary: Ctrl-C (SIGINT) or SIGTERM (systemd, docker,
 //! Kubernetes), whichever comes first.
+//!
+//! The handlers are installed by [`Shutdown::install`], before a binary says `listening on`:
+//! a signal that arrives between that line and the first wait would otherwise find no handler
+//! and kill the process without its graceful stop (a supervisor that stops a node as soon as it
+//! is up saw exactly that).
 
-/// Returns the signal's name once one arrives.
-pub async fn shutdown_signal() -> &'static str {
-    Shutdown::listen().wait().await
-}
-
-/// The handlers for SIGINT and SIGTERM, installed when this is created: a binary creates it
-/// before it prints `listening on`, so a signal sent right after that line is never the
-/// default action (an exit without the graceful stop).
+/// Installed stop handlers.
 pub struct Shutdown {
     #[cfg(unix)]
-    int: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Shutdown {
-    pub fn listen() -> Self {
+    /// Installs the handlers; call inside the runtime, before announcing the listeners.
+    pub fn install() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            Self {
-                int: signal(SignalKind::interrupt()).ok(),
-                term: signal(SignalKind::terminate()).ok(),
-            }
+            let handlers = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Self { handlers }
         }
         #[cfg(not(unix))]
         Self {}
@@ -33,7 +30,7 @@ impl Shutdown {
     /// Returns the signal's name once one arrives.
     pub async fn wait(self) -> &'static str {
         #[cfg(unix)]
-        if let (Some(mut int), Some(mut term)) = (self.int, self.term) {
+        if let Some((mut int, mut term)) = self.handlers {
             return tokio::select! {
                 _ = int.recv() => "SIGINT",
                 _ = term.recv() => "SIGTERM",

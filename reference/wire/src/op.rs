@@ -1,7 +1,8 @@
 //! One op of a batch (§2), exactly as it travels.
 //!
-//! `op` stays a string so an op this crate has never heard of can still be answered with
-//! `UNSUPPORTED_OP` while the rest of its batch runs. Optional fields are omitted when unset,
+//! This is the form a client builds and serialises; a node validates what it receives into
+//! typed [`crate::ops::Op`]s once. `op` stays a string so an op this crate has never heard of
+//! can still be answered with `UNSUPPORTED_OP` while the rest of its batch runs. Optional fields are omitted when unset,
 //! never `null`, because that is what every deployed peer emits (§3.2).
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,19 @@ impl<'a> OpKind<'a> {
             other => Self::Unknown(other),
         }
     }
+
+    /// The name on the wire.
+    pub const fn name(self) -> &'a str {
+        match self {
+            Self::Connect => "connect",
+            Self::ConnectData => "connect_data",
+            Self::Data => "data",
+            Self::Close => "close",
+            Self::UdpOpen => "udp_open",
+            Self::UdpData => "udp_data",
+            Self::Unknown(name) => name,
+        }
+    }
 }
 
 impl BatchOp {
@@ -81,7 +95,7 @@ impl BatchOp {
     /// `connect{host, port}`.
     pub fn connect(host: &str, port: u16) -> Self {
         Self {
-            op: "connect".into(),
+            op: OpKind::Connect.name().into(),
             host: Some(host.into()),
             port: Some(port),
             ..Self::default()
@@ -91,7 +105,7 @@ impl BatchOp {
     /// `connect_data{host, port, d}`; `d` is always present, even when empty (§2.2).
     pub fn connect_data(host: &str, port: u16, first: &[u8]) -> Self {
         Self {
-            op: "connect_data".into(),
+            op: OpKind::ConnectData.name().into(),
             host: Some(host.into()),
             port: Some(port),
             d: Some(b64::encode(first)),
@@ -102,7 +116,7 @@ impl BatchOp {
     /// `data{sid, d?, seq?}`; `d` is omitted for an empty poll.
     pub fn data(sid: &str, bytes: &[u8], seq: Option<u64>) -> Self {
         Self {
-            op: "data".into(),
+            op: OpKind::Data.name().into(),
             sid: Some(sid.into()),
             d: (!bytes.is_empty()).then(|| b64::encode(bytes)),
             seq,
@@ -113,7 +127,7 @@ impl BatchOp {
     /// `close{sid}`.
     pub fn close(sid: &str) -> Self {
         Self {
-            op: "close".into(),
+            op: OpKind::Close.name().into(),
             sid: Some(sid.into()),
             ..Self::default()
         }
@@ -122,7 +136,7 @@ impl BatchOp {
     /// `udp_open{host, port, d?}`.
     pub fn udp_open(host: &str, port: u16, first: &[u8]) -> Self {
         Self {
-            op: "udp_open".into(),
+            op: OpKind::UdpOpen.name().into(),
             host: Some(host.into()),
             port: Some(port),
             d: (!first.is_empty()).then(|| b64::encode(first)),
@@ -133,7 +147,7 @@ impl BatchOp {
     /// `udp_data{sid, d?}`: one datagram, or a poll when empty.
     pub fn udp_data(sid: &str, datagram: &[u8]) -> Self {
         Self {
-            op: "udp_data".into(),
+            op: OpKind::UdpData.name().into(),
             sid: Some(sid.into()),
             d: (!datagram.is_empty()).then(|| b64::encode(datagram)),
             ..Self::default()

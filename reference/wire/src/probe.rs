@@ -7,18 +7,14 @@
 //! through serde_json with every op ignored, so its cost is the raw body plus a constant: the
 //! inflater's window, the nesting stack (capped at [`MAX_JSON_DEPTH`]) and the envelope's own
 //! strings (`k`, field names: capped at [`MAX_ENVELOPE_TOKEN`]). Only after the key matched does
-//! the node parse the ops ([`parse_ops`]), one borrowed raw op at a time into typed ops, so an
-//! op's JSON never expands into a value tree either.
+//! the node parse the ops (`crate::ops::raw::parse_ops`), one borrowed raw op at a time into
+//! typed ops, so an op's JSON never expands into a value tree either.
 
 use std::io::Read;
 
-use serde::Deserialize as _;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::body::{BodyError, is_gzip};
-use crate::op::BatchOp;
-use crate::reply::OpError;
 
 /// Deepest nesting a body may have (serde_json's own recursion limit for typed parsing).
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -301,87 +297,6 @@ pub fn nesting_within_limit(json: &[u8]) -> bool {
     let mut g = Guard::new(std::io::empty(), usize::MAX);
     g.max_token = usize::MAX;
     g.scan(json).is_none()
-}
-
-/// One op of an authenticated batch: the `seq` it carries (when a valid u64, so even a rejected
-/// op can echo it, §7.3) and the op or why it is malformed.
-pub type ParsedOp = (Option<u64>, Result<BatchOp, OpError>);
-
-/// Parses the ops of a batch whose envelope [`probe_batch`] accepted. Each op is borrowed as raw
-/// JSON text and parsed straight into its typed form: no op becomes a value tree.
-pub fn parse_ops(json: &[u8]) -> Result<Vec<ParsedOp>, ProbeError> {
-    #[derive(serde::Deserialize)]
-    struct Ops<'a> {
-        #[serde(borrow)]
-        ops: Vec<&'a RawValue>,
-    }
-    let ops: Ops<'_> =
-        serde_json::from_slice(json).map_err(|e| ProbeError::BadJson(e.to_string()))?;
-    Ok(ops.ops.into_iter().map(parse_raw_op).collect())
-}
-
-/// One raw op into its `seq` and typed form; a malformed op is its own `bad op` error (§3.5).
-pub fn parse_raw_op(raw: &RawValue) -> ParsedOp {
-    let seq = serde_json::from_str::<SeqOnly>(raw.get())
-        .ok()
-        .and_then(|s| s.seq)
-        .and_then(|s| s.0);
-    let op = serde_json::from_str::<BatchOp>(raw.get()).map_err(|e| OpError::BadOp(e.to_string()));
-    (seq, op)
-}
-
-#[derive(serde::Deserialize)]
-struct SeqOnly {
-    #[serde(default)]
-    seq: Option<AnyU64>,
-}
-
-/// Any JSON value; `Some` when it is an unsigned integer that fits u64.
-struct AnyU64(Option<u64>);
-
-impl<'de> serde::Deserialize<'de> for AnyU64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = AnyU64;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<AnyU64, E> {
-                Ok(AnyU64(Some(v)))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<AnyU64, E> {
-                Ok(AnyU64(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<AnyU64, E> {
-                Ok(AnyU64(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<AnyU64, E> {
-                Ok(AnyU64(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<AnyU64, E> {
-                Ok(AnyU64(None))
-            }
-            fn visit_unit<E>(self) -> Result<AnyU64, E> {
-                Ok(AnyU64(None))
-            }
-            fn visit_none<E>(self) -> Result<AnyU64, E> {
-                Ok(AnyU64(None))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<AnyU64, D::Error> {
-                AnyU64::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<AnyU64, A::Error> {
-                while s.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(AnyU64(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<AnyU64, A::Error> {
-                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(AnyU64(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 #[cfg(test)]

@@ -1,19 +1,33 @@
 //! Local front ends: accept an app's connection, learn where it wants to go, and answer it in
 //! its own protocol once the tunnel knows whether the destination is reachable (§6.1).
+//!
+//! A front end hands each handshaken connection to the session layer through [`Sessions`], so
+//! it depends on no session code: sessions use front ends (to answer the app), not the other
+//! way round.
 
 pub mod http_connect;
 pub mod plain;
 pub mod prefixed;
 pub mod socks5;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use seqtun_wire::client::FailureClass;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::session::{self, Ctx};
+/// What front ends need from the session layer.
+pub trait Sessions: Send + Sync + 'static {
+    /// The username and password the SOCKS5 front end requires, if any.
+    fn socks_auth(&self) -> Option<&(String, String)>;
+    /// How long an app may take over its handshake.
+    fn handshake_timeout(&self) -> Duration;
+    /// Runs one handshaken connection to its end.
+    fn run(self: Arc<Self>, acc: Accepted) -> impl Future<Output = ()> + Send;
+}
 
 /// Where the app wants to go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,14 +122,14 @@ enum Handshaken {
     Plain(TcpStream, Vec<u8>),
 }
 
-async fn handshake(
-    ctx: &Ctx,
+async fn handshake<S: Sessions>(
+    ctx: &S,
     front: Front,
     mut stream: TcpStream,
 ) -> Result<Handshaken, FrontError> {
     let (target, early) = match front {
         Front::Socks5 => (
-            socks5::handshake(&mut stream, ctx.socks_auth.as_ref()).await?,
+            socks5::handshake(&mut stream, ctx.socks_auth()).await?,
             Vec::new(),
         ),
         Front::Http | Front::Plain => match http_connect::handshake(&mut stream).await? {
@@ -133,10 +147,10 @@ async fn handshake(
 }
 
 /// Accepts connections until `stop` turns true, then ends every session.
-pub async fn serve(
+pub async fn serve<S: Sessions>(
     listener: TcpListener,
     front: Front,
-    ctx: Arc<Ctx>,
+    ctx: Arc<S>,
     sessions: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -149,7 +163,7 @@ pub async fn serve(
                     let ctx = Arc::clone(&ctx);
                     let sessions = Arc::clone(&sessions);
                     tasks.spawn(async move {
-                        let hs = tokio::time::timeout(ctx.handshake_timeout, handshake(&ctx, front, stream)).await;
+                        let hs = tokio::time::timeout(ctx.handshake_timeout(), handshake(ctx.as_ref(), front, stream)).await;
                         let mut acc = match hs {
                             Ok(Ok(Handshaken::Session(acc))) => acc,
                             Ok(Ok(Handshaken::Plain(stream, head))) => {
@@ -161,7 +175,7 @@ pub async fn serve(
                                 return;
                             }
                             Err(_) => {
-                                tracing::debug!(%peer, front = front.name(), "handshake timed out after {:?} (raise --handshake-timeout-ms)", ctx.handshake_timeout);
+                                tracing::debug!(%peer, front = front.name(), "handshake timed out after {:?} (raise --handshake-timeout-ms)", ctx.handshake_timeout());
                                 return;
                             }
                         };
@@ -170,7 +184,7 @@ pub async fn serve(
                             let _ = front.refuse(&mut acc.stream, FailureClass::General, "seqtun-client: session limit reached (raise --max-sessions)").await;
                             return;
                         };
-                        session::run(ctx, acc).await;
+                        ctx.run(acc).await;
                     });
                 }
                 Err(e) => {

@@ -23,8 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 
 use super::prefixed::Prefixed;
-use super::{Accepted, Front, Target};
-use crate::session::{self, Ctx};
+use super::{Accepted, Front, Sessions, Target};
 
 type Body = Either<Incoming, Full<Bytes>>;
 
@@ -44,7 +43,12 @@ const HOP_HEADERS: [&str; 8] = [
 ];
 
 /// Serves plain proxy requests on `stream`, whose first bytes (`head`) were already read.
-pub async fn serve(ctx: Arc<Ctx>, sessions: Arc<Semaphore>, stream: TcpStream, head: Vec<u8>) {
+pub async fn serve<S: Sessions>(
+    ctx: Arc<S>,
+    sessions: Arc<Semaphore>,
+    stream: TcpStream,
+    head: Vec<u8>,
+) {
     let io = TokioIo::new(Prefixed::new(head, stream));
     let service = service_fn(move |req| {
         let (ctx, sessions) = (Arc::clone(&ctx), Arc::clone(&sessions));
@@ -82,7 +86,11 @@ pub fn target_of(uri: &Uri) -> Result<Target, String> {
     })
 }
 
-async fn proxy(ctx: Arc<Ctx>, sessions: Arc<Semaphore>, req: Request<Incoming>) -> Response<Body> {
+async fn proxy<S: Sessions>(
+    ctx: Arc<S>,
+    sessions: Arc<Semaphore>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let target = match target_of(req.uri()) {
         Ok(t) => t,
         Err(why) => return text(StatusCode::BAD_REQUEST, &format!("seqtun-client: {why}")),
@@ -107,7 +115,7 @@ async fn proxy(ctx: Arc<Ctx>, sessions: Arc<Semaphore>, req: Request<Incoming>) 
     };
     tokio::spawn(async move {
         let _permit = permit;
-        session::run(ctx, acc).await;
+        ctx.run(acc).await;
     });
     let (mut sender, conn) =
         match hyper::client::conn::http1::handshake(TokioIo::new(app_end)).await {

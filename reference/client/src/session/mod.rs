@@ -9,7 +9,7 @@ use std::sync::Arc;
 use seqtun_wire::BatchOp;
 use seqtun_wire::client::{ClientFaults, ClientParams, End, StickyFlag};
 
-use crate::front::Accepted;
+use crate::front::{Accepted, Sessions};
 use crate::health::Health;
 use crate::mux::{MuxHandle, Route};
 use crate::stats::{Stats, add, sub};
@@ -50,6 +50,20 @@ impl Ctx {
         } else {
             set.remove(sid);
         }
+    }
+}
+
+impl Sessions for Ctx {
+    fn socks_auth(&self) -> Option<&(String, String)> {
+        self.socks_auth.as_ref()
+    }
+
+    fn handshake_timeout(&self) -> std::time::Duration {
+        self.handshake_timeout
+    }
+
+    fn run(self: Arc<Self>, acc: Accepted) -> impl Future<Output = ()> + Send {
+        run(self, acc)
     }
 }
 

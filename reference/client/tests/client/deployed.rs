@@ -58,12 +58,6 @@ async fn echo_sessions(c: &ClientHandle, sessions: usize, total: usize) {
     }
 }
 
-async fn bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(limit, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
-}
-
 /// The "done when": 64 MiB up and 64 MiB down, three sessions at once, through a
 /// NODE-903-like stand-in with its real settings (2 MiB body limit, 15 s long-poll, no poll
 /// preemption), with the client's default settings. Not one request is refused.
@@ -73,7 +67,7 @@ async fn sixty_four_mib_each_way_three_sessions_through_a_node_903_like_stand_in
     let c = client(default_client(&node.url(), KEY)).await;
     bounded(
         "64 MiB each way",
-        Duration::from_secs(240),
+        BULK_LIMIT,
         echo_sessions(&c, 3, 64 * MIB),
     )
     .await;

@@ -67,8 +67,9 @@ async fn echo_through(t: &Tunnel, via: Via, origin: SocketAddr, seed: u64, len: 
 async fn sixty_four_mib_each_way_socks_direct_pipelined() {
     let t = tunnel(false, Path::Direct).await;
     let origin = echo().await;
-    within(
+    bounded(
         "64 MiB echo",
+        BULK_LIMIT,
         echo_through(&t, Via::Socks, origin, 1, 64 * MIB),
     )
     .await;
@@ -84,8 +85,9 @@ async fn sixty_four_mib_each_way_socks_direct_pipelined() {
 async fn sixty_four_mib_each_way_http_apps_script_legacy() {
     let t = tunnel(true, Path::AppsScript).await;
     let origin = echo().await;
-    within(
+    bounded(
         "64 MiB echo",
+        BULK_LIMIT,
         echo_through(&t, Via::Http, origin, 2, 64 * MIB),
     )
     .await;

@@ -1,26 +1,24 @@
-//! Building drain replies against the batch's shared response budget (§5.3).
+//! What every op of one batch shares while it runs: the response budget (the planner's
+//! [`Ledger`]) and the batch wait, which any wait of the batch can end for all (§5.3).
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
-use seqtun_wire::Reply;
-use seqtun_wire::drain::Budget;
-
+use bytes::Bytes;
+use seqtun_wire::node::{Ledger, TcpDrain};
+use seqtun_wire::rules::Spent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::tcp::TcpSession;
-use crate::udp::UdpSession;
 use crate::watch::{Watched, wait_any};
 use crate::{NodeState, lock};
 
-/// What every op of one batch shares.
+/// Shared by the batch's phase-2 wait and its seq'd ops.
 pub struct BatchCtx {
-    /// The batch wrote or connected, so its waits are short (§5.3).
-    pub active: bool,
-    /// The `long_poll_ignores_readiness` mutant.
-    deaf: bool,
-    budget: Mutex<Budget>,
+    ledger: Mutex<Ledger>,
+    /// `false`: pure polls sit out their deadline whatever is ready (a mutant).
+    wake_on_ready: bool,
     /// Some wait of this batch saw a session ready. Set once, never cleared: the waits of one
     /// batch run concurrently, and the op that saw its session ready may drain it before a
     /// sibling looks, so readiness alone would leave the sibling parked until its deadline.
@@ -29,11 +27,10 @@ pub struct BatchCtx {
 }
 
 impl BatchCtx {
-    pub fn new(state: &NodeState, active: bool) -> Self {
+    pub fn new(ledger: Ledger, wake_on_ready: bool) -> Self {
         Self {
-            active,
-            deaf: state.cfg.faults.long_poll_ignores_readiness && !active,
-            budget: Mutex::new(Budget::new(state.cfg.params.batch_budget)),
+            ledger: Mutex::new(ledger),
+            wake_on_ready,
             woken: AtomicBool::new(false),
             wake: Notify::new(),
         }
@@ -43,7 +40,7 @@ impl BatchCtx {
     /// deadline passes; true unless the deadline passed with nothing ready (§5.3: a poll is
     /// woken by any session of its batch).
     pub async fn wait_batch(&self, set: &[Watched], deadline: Instant) -> bool {
-        if self.deaf {
+        if !self.wake_on_ready {
             tokio::time::sleep_until(deadline).await;
             return false;
         }
@@ -65,37 +62,47 @@ impl BatchCtx {
     }
 }
 
-impl BatchCtx {
-    /// Bytes the batch's drains may still return.
-    pub fn budget_left(&self) -> usize {
-        lock(&self.budget).remaining()
+/// What a TCP drain took, owned until its reply is built.
+pub enum Took {
+    Closed,
+    Omitted,
+    Bytes(Bytes, bool),
+}
+
+impl Took {
+    /// The outcome as the planner reads it.
+    pub fn outcome(&self) -> TcpDrain<'_> {
+        match self {
+            Took::Closed => TcpDrain::Closed,
+            Took::Omitted => TcpDrain::Omitted,
+            Took::Bytes(bytes, eof) => TcpDrain::Bytes { bytes, eof: *eof },
+        }
     }
 }
 
-/// Drains a TCP session within the per-drain cap and what is left of the batch budget. A
-/// session that reports eof here is removed from the table.
-pub async fn tcp_reply(state: &NodeState, ctx: &BatchCtx, s: &Arc<TcpSession>) -> Reply {
+/// Drains a TCP session within the per-drain cap and what is left of the batch budget, when
+/// the drain happens (§5.4). A session that reports eof here is removed from the table.
+pub async fn drain_tcp(
+    state: &NodeState,
+    ctx: &BatchCtx,
+    s: &std::sync::Arc<TcpSession>,
+    touch: bool,
+    spent: Spent,
+) -> Took {
+    let Some(allowance) = lock(&ctx.ledger).grant(spent) else {
+        return Took::Omitted;
+    };
     if s.is_closed() {
-        return Reply::gone(&s.sid);
+        lock(&ctx.ledger).settle(allowance, 0);
+        return Took::Closed;
     }
-    // A poll that waited a long time still counts as activity when it answers (§5.1).
-    if !state.cfg.faults.tcp_polls_do_not_refresh {
+    if touch {
         s.touch();
     }
-    let allowance = lock(&ctx.budget).reserve(state.cfg.params.tcp_drain_max);
     let (bytes, eof) = s.drain(allowance);
-    lock(&ctx.budget).refund(allowance - bytes.len());
+    lock(&ctx.ledger).settle(allowance, bytes.len());
     if eof {
         state.table.finish_tcp(s).await;
     }
-    Reply::drained(&s.sid, &bytes, eof)
-}
-
-/// Drains every queued datagram of a UDP session (no cap, as deployed: the queue is bounded).
-pub fn udp_reply(state: &NodeState, s: &Arc<UdpSession>) -> Reply {
-    let (pkts, eof) = s.drain();
-    if eof {
-        state.table.finish_udp(s);
-    }
-    Reply::datagrams(&s.sid, &pkts, eof)
+    Took::Bytes(bytes, eof)
 }

@@ -1,5 +1,8 @@
 //! Black-box tests of seqtun-node over real loopback sockets: HTTP requests in, upstream
-//! sockets out. Section numbers refer to docs/PROTOCOL.md.
+//! sockets out. Protocol timing (long-poll, active deadline, settle, preemption, reaping) is
+//! tested exactly on simulated time in seqtun-wire's pair harness (`reference/wire/tests/pair`);
+//! the conformance vectors check the same behaviours against this node over real sockets.
+//! Section numbers refer to docs/PROTOCOL.md.
 
 mod common;
 
@@ -15,5 +18,4 @@ mod seq;
 mod single;
 mod standin;
 mod stats;
-mod timing;
 mod udp;

@@ -290,30 +290,6 @@ async fn backlog_limit_is_enforced_at_its_edge() {
 }
 
 #[tokio::test]
-async fn a_parked_poll_is_preempted_by_the_next_seq() {
-    let n = Arc::new(
-        node(|c| {
-            c.params.longpoll_deadline = LONG;
-            c.params.seq_wait_timeout = LONG;
-        })
-        .await,
-    );
-    let up = echo().await;
-    let sid = n.connect(up).await;
-    let poll = spawn_op(&n, data(&sid, 0, b""));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let write = within(
-        "the write behind a parked poll",
-        n.op(data(&sid, 1, b"keystroke")),
-    )
-    .await;
-    let poll = within("the preempted poll", poll).await.unwrap();
-    assert_eq!(poll, json!({"sid":sid,"eof":false,"seq":0}));
-    assert_eq!(d(&write), b"keystroke");
-    assert_eq!(write["seq"], 1);
-}
-
-#[tokio::test]
 async fn an_idle_seq_poll_returns_when_a_sibling_session_is_ready() {
     let n = node(|c| c.params.longpoll_deadline = LONG).await;
     let ready = source(b"ready".to_vec()).await;
@@ -373,43 +349,6 @@ async fn an_idle_seq_poll_is_woken_even_after_the_ready_sibling_was_drained() {
     .await;
     assert_eq!(d(&r[0]), b"ready");
     assert_eq!(r[1], json!({"sid":b,"eof":false,"seq":0}));
-}
-
-#[tokio::test]
-async fn an_active_seq_op_waits_for_its_own_answer_not_a_siblings() {
-    let n = node(|c| c.params.active_drain_deadline = Duration::from_secs(5)).await;
-    // Answers each read after 300 ms.
-    let slow = server(|mut s| async move {
-        let mut buf = [0u8; 64];
-        while let Ok(k) = s.read(&mut buf).await {
-            if k == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let _ = s.write_all(&buf[..k]).await;
-        }
-    })
-    .await;
-    let ready = source(b"sibling".to_vec()).await;
-    let a = n.connect(slow).await;
-    let b = n.connect(ready).await;
-    within("buffering", async {
-        while n
-            .handle
-            .state
-            .table
-            .tcp(&b)
-            .is_some_and(|s| s.buffered() < 7)
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    let r = n
-        .batch(json!([data(&a, 0, b"ping"), {"op":"data","sid":b}]))
-        .await;
-    assert_eq!(d(&r[0]), b"ping", "{}", r[0]);
-    assert_eq!(d(&r[1]), b"sibling");
 }
 
 #[tokio::test]

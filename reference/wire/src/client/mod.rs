@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod relay_body;
 pub mod relays;
 pub mod replies;
+pub mod retry;
 pub mod timeouts;
 
 pub use batcher::{Batch, Batcher};

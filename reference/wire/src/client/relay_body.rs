@@ -7,8 +7,7 @@
 use crate::body::{BodyError, decode_body};
 use crate::envelope::BatchResponse;
 
-/// The text of the Apps Script page served when the script returned nothing.
-pub const DECOY_TEXT: &str = "The script completed but did not return anything.";
+pub use crate::DECOY_TEXT;
 
 /// How much of an unexpected body an error quotes.
 const SNIPPET_CHARS: usize = 200;

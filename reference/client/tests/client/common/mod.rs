@@ -224,7 +224,17 @@ pub async fn echo_exact(s: TcpStream, seed: u64, len: usize) {
 
 /// Bounds a future by a generous real-time limit (liveness, not speed).
 pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
+    bounded(what, Duration::from_secs(60), f).await
+}
+
+/// The liveness bound of a bulk transfer (tens of MiB through base64, JSON and, on the Apps
+/// Script path, the relay's re-serialisation): minutes of CPU on a 2-core machine that other
+/// builds are also using, so generous; speed is measured in bench/, never here.
+pub const BULK_LIMIT: Duration = Duration::from_secs(240);
+
+/// Bounds a future by `limit` (liveness, not speed).
+pub async fn bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, f)
         .await
-        .unwrap_or_else(|_| panic!("{what} did not finish"))
+        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
 }
