@@ -43,6 +43,35 @@ pub fn node_config(params: &Params, legacy: bool, diagnostic: bool) -> NodeConfi
     cfg
 }
 
+/// The `seqtun-node` flags that give a node `params` (those that differ from its defaults, which
+/// are the `seqtun` profile's), so a node started by hand runs as the built-in targets do.
+pub fn node_flags(params: &Params) -> String {
+    let defaults = crate::params::profile(crate::params::DEFAULT_PROFILE).unwrap_or_default();
+    let flags: [(&str, &str, f64); 12] = [
+        ("longpoll_deadline", "--longpoll-ms", 1.0),
+        ("active_drain_deadline", "--active-drain-ms", 1.0),
+        ("settle_max", "--settle-max-ms", 1.0),
+        ("seq_wait_timeout", "--seq-wait-ms", 1.0),
+        ("drain_max", "--drain-max-bytes", 1.0),
+        ("batch_budget", "--batch-budget-bytes", 1.0),
+        ("udp_queue_limit", "--udp-queue-limit", 1.0),
+        ("connect_timeout", "--connect-timeout-ms", 1.0),
+        ("tcp_idle", "--tcp-idle-secs", 1000.0),
+        ("udp_idle", "--udp-idle-secs", 1000.0),
+        ("reap_interval", "--reap-interval-ms", 1.0),
+        ("single_wait_max", "--single-wait-ms", 1.0),
+    ];
+    flags
+        .iter()
+        .filter(|(k, _, _)| params.get(*k) != defaults.get(*k))
+        .filter_map(|(k, flag, per)| {
+            let v = params.get(*k)?;
+            Some(format!("{flag} {}", (v / per).ceil() as u64))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The built-in client targets: the reference client pipelining (reached as a node and as an
 /// Apps Script deployment) and with `--no-pipelining`.
 pub fn client_targets(params: &Params) -> Vec<crate::client::ClientTarget> {
@@ -146,6 +175,7 @@ pub async fn start_node_tweaked(
         features: feats,
         params: params.clone(),
         fixture_ip: [127, 0, 0, 1].into(),
+        in_process: true,
     };
     Ok(BuiltinNode {
         target,

@@ -24,6 +24,17 @@ pub enum Level {
     May,
 }
 
+impl Level {
+    /// The word vectors and reports use.
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::May => "may",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {

@@ -1,11 +1,16 @@
 //! The runner's HTTP side: POSTs exactly the bytes a vector describes, follows the redirect
 //! Apps Script answers with, undoes gzip, and renders every exchange as a `curl` command so a
 //! failure can be replayed by hand.
+//!
+//! The target may be broken or hostile, so every reply is bounded twice: in time (the whole
+//! exchange, body included, within the request timeout) and in size (the body, and again its
+//! gzip inflation, at most `max_body` bytes). A target answering 1 GiB, an endless chunked
+//! body or a gzip bomb gets an error, not the runner's memory.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper::Request;
 use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
 use hyper_util::client::legacy::Client;
@@ -28,6 +33,34 @@ pub enum HttpError {
     Timeout(String, Duration),
     #[error("more than {MAX_REDIRECTS} redirects from {0}")]
     Redirects(String),
+    #[error(
+        "the reply from {0} is over {1} bytes{2} (the runner reads at most --max-read-bytes; raise it if the target is right to answer that much)"
+    )]
+    TooLarge(String, usize, &'static str),
+}
+
+/// Why a gzip body could not be inflated.
+#[derive(Debug, thiserror::Error)]
+pub enum InflateError {
+    #[error("gzip: {0}")]
+    Corrupt(std::io::Error),
+    #[error("gzip inflates to more than {0} bytes")]
+    TooLarge(usize),
+}
+
+/// Inflates a gzip body, reading at most `max` inflated bytes (a 3 MiB gzip bomb inflates to
+/// gigabytes).
+pub fn gunzip(bytes: &[u8], max: usize) -> Result<Vec<u8>, InflateError> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(InflateError::Corrupt)?;
+    if out.len() > max {
+        return Err(InflateError::TooLarge(max));
+    }
+    Ok(out)
 }
 
 /// One request and its reply.
@@ -76,12 +109,34 @@ impl Exchange {
 pub struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl Http {
     pub fn new(timeout: Duration) -> Self {
+        Self::with_limits(timeout, crate::limits::max_read())
+    }
+
+    /// A client whose exchanges end after `timeout` and read at most `max_body` reply bytes.
+    pub fn with_limits(timeout: Duration, max_body: usize) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Self { client, timeout }
+        Self {
+            client,
+            timeout,
+            max_body,
+        }
+    }
+
+    /// The same client with a shorter timeout (never a longer one).
+    pub fn at_most(&self, timeout: Duration) -> Self {
+        Self {
+            timeout: self.timeout.min(timeout),
+            ..self.clone()
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     pub async fn post(&self, url: &str, body: Vec<u8>) -> Result<Exchange, HttpError> {
@@ -132,28 +187,7 @@ impl Http {
                     payload = Vec::new();
                     continue;
                 }
-                let content_type = resp
-                    .headers()
-                    .get(CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let gz = resp
-                    .headers()
-                    .get(CONTENT_ENCODING)
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-                let raw = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| HttpError::Transport(target.clone(), e.to_string()))?
-                    .to_bytes();
-                let body = if gz {
-                    gunzip(&raw)
-                        .map_err(|e| HttpError::Transport(target.clone(), format!("gzip: {e}")))?
-                } else {
-                    raw.to_vec()
-                };
+                let (content_type, body) = self.read(resp, &target).await?;
                 return Ok((status.as_u16(), content_type, body));
             }
             Err(HttpError::Redirects(url.to_string()))
@@ -171,6 +205,47 @@ impl Http {
             elapsed: started.elapsed(),
         })
     }
+
+    /// The reply's content type and body, read within the size budget and inflated (within it
+    /// again) when gzip.
+    async fn read(
+        &self,
+        resp: hyper::Response<hyper::body::Incoming>,
+        target: &str,
+    ) -> Result<(String, Vec<u8>), HttpError> {
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let content_type = header(CONTENT_TYPE);
+        let gz = header(CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
+        let raw = Limited::new(resp.into_body(), self.max_body)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    HttpError::TooLarge(target.to_string(), self.max_body, "")
+                } else {
+                    HttpError::Transport(target.to_string(), e.to_string())
+                }
+            })?
+            .to_bytes();
+        if !gz {
+            return Ok((content_type, raw.to_vec()));
+        }
+        let body = gunzip(&raw, self.max_body).map_err(|e| match e {
+            InflateError::TooLarge(n) => {
+                HttpError::TooLarge(target.to_string(), n, " once inflated")
+            }
+            InflateError::Corrupt(e) => {
+                HttpError::Transport(target.to_string(), format!("gzip: {e}"))
+            }
+        })?;
+        Ok((content_type, body))
+    }
 }
 
 fn resolve(base: &hyper::Uri, location: &str) -> String {
@@ -180,13 +255,6 @@ fn resolve(base: &hyper::Uri, location: &str) -> String {
     let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
     let scheme = base.scheme_str().unwrap_or("http");
     format!("{scheme}://{authority}{location}")
-}
-
-fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
-    Ok(out)
 }
 
 /// gzips a request body.
@@ -218,6 +286,17 @@ mod tests {
         );
         ex.request = vec![0x1f, 0x8b];
         assert!(ex.curl().starts_with(r"printf '\x1f\x8b' | curl"));
+    }
+
+    #[test]
+    fn gzip_inflation_stops_at_the_limit() {
+        let zeros = gzip(&vec![0u8; 1 << 20]);
+        assert_eq!(gunzip(&zeros, 1 << 20).unwrap().len(), 1 << 20);
+        assert!(matches!(
+            gunzip(&zeros, (1 << 20) - 1),
+            Err(InflateError::TooLarge(_))
+        ));
+        assert!(matches!(gunzip(b"nope", 10), Err(InflateError::Corrupt(_))));
     }
 
     #[test]

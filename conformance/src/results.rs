@@ -1,10 +1,11 @@
 //! The result of one case against one target, as every report sees it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use crate::case::{Case, Level};
+use crate::report::expect::Expected;
 use crate::verdict::{Grade, Outcome};
 
 #[derive(Debug, Clone, Serialize)]
@@ -14,18 +15,21 @@ pub struct CaseResult {
     /// The name shown on the console and used by filters and `--expect`.
     pub name: String,
     pub id: String,
+    /// The case's directory, e.g. `node/seq` (JUnit groups by it).
+    pub area: String,
     pub title: String,
     pub section: String,
     pub level: Level,
     pub flags: Vec<String>,
     pub grade: Grade,
     pub outcome: Outcome,
-    #[serde(serialize_with = "millis")]
-    pub duration: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
+    /// When the case started, RFC 3339 UTC; `None` when it did not run.
+    pub started: Option<String>,
+    pub duration_ms: u64,
+    /// What `--expect` said about this case.
+    pub expected: Option<Expected>,
+    /// Why the result surprised `--expect`, when it did.
+    pub unexpected: Option<String>,
 }
 
 impl CaseResult {
@@ -35,19 +39,28 @@ impl CaseResult {
         case: &Case,
         outcome: Outcome,
         strict: bool,
-        duration: Duration,
+        timing: Option<(SystemTime, Duration)>,
     ) -> Self {
+        let area = case
+            .id
+            .rsplit_once('/')
+            .map_or(case.id.as_str(), |(a, _)| a)
+            .to_string();
         Self {
             target: target.to_string(),
             name,
             id: case.id.clone(),
+            area,
             title: case.file.title.clone(),
             section: case.file.section.clone(),
             level: case.file.level,
             flags: case.file.flags.clone(),
             grade: Grade::of(&outcome, case.file.level, strict),
             outcome,
-            duration,
+            started: timing.map(|(t, _)| crate::report::model::timestamp(t)),
+            duration_ms: timing.map_or(0, |(_, d)| d.as_millis() as u64),
+            expected: None,
+            unexpected: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct NodeTarget {
     pub params: Params,
     /// Where fixtures listen; the node must be able to reach this address.
     pub fixture_ip: IpAddr,
+    /// Started by the runner itself: replay commands cannot point at its (gone) port.
+    pub in_process: bool,
 }
 
 impl NodeTarget {

@@ -1,5 +1,11 @@
-//! Case outcomes, graded like Autobahn|Testsuite: a failed `must` case is FAILED, a failed
-//! `should` case is NON-STRICT (FAILED under `--strict`), a failed `may` case is INFORMATIONAL.
+//! Case outcomes, graded like Autobahn|Testsuite: a failed `must` case fails, a failed `should`
+//! case is a *soft failure* (Autobahn's NON-STRICT; a failure under `--strict`), a failed `may`
+//! case is informational.
+//!
+//! One vocabulary everywhere: the words of [`Grade::word`] are what the console, the summary,
+//! `--report-json`, `--junit`, `--report-html` and `--expect` files use. A soft failure is shown
+//! and counted as a failure that does not decide the exit code, never as a skip: CI dashboards
+//! hide skips.
 
 use serde::Serialize;
 
@@ -16,6 +22,16 @@ pub struct Failure {
     /// A command that replays the request the failing check was about.
     pub curl: Option<String>,
     pub note: Option<String>,
+}
+
+impl Failure {
+    /// One line: `step 3: reply: expected 1 byte, seen 5 bytes "hello"`.
+    pub fn line(&self) -> String {
+        format!(
+            "step {}: {}: expected {}, seen {}",
+            self.step, self.what, self.expected, self.seen
+        )
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -56,7 +72,9 @@ pub enum Grade {
     Ok,
     #[serde(rename = "fail")]
     Failed,
-    NonStrict,
+    /// A failed `should` case without `--strict`: shown and counted as a failure that does not
+    /// fail the run.
+    SoftFail,
     Informational,
     Ignored,
     Unsupported,
@@ -71,10 +89,33 @@ impl Grade {
             Outcome::Fail(_) => match level {
                 Level::Must => Grade::Failed,
                 Level::Should if strict => Grade::Failed,
-                Level::Should => Grade::NonStrict,
+                Level::Should => Grade::SoftFail,
                 Level::May => Grade::Informational,
             },
         }
+    }
+
+    /// Every grade, in report order.
+    pub const ALL: [Grade; 6] = [
+        Grade::Ok,
+        Grade::Failed,
+        Grade::SoftFail,
+        Grade::Informational,
+        Grade::Ignored,
+        Grade::Unsupported,
+    ];
+
+    /// The grade a word names (`--expect` files); `non-strict`, this grade's old name, too.
+    pub fn from_word(word: &str) -> Option<Grade> {
+        if word == "non-strict" {
+            return Some(Grade::SoftFail);
+        }
+        Grade::ALL.into_iter().find(|g| g.word() == word)
+    }
+
+    /// Whether the case failed in any degree (the failures lists show these).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Grade::Failed | Grade::SoftFail | Grade::Informational)
     }
 
     /// The short word used in `--expect` files and reports.
@@ -82,7 +123,7 @@ impl Grade {
         match self {
             Grade::Ok => "pass",
             Grade::Failed => "fail",
-            Grade::NonStrict => "non-strict",
+            Grade::SoftFail => "soft-fail",
             Grade::Informational => "informational",
             Grade::Ignored => "ignored",
             Grade::Unsupported => "unsupported",
@@ -105,7 +146,7 @@ mod tests {
             note: None,
         });
         assert_eq!(Grade::of(&fail, Level::Must, false), Grade::Failed);
-        assert_eq!(Grade::of(&fail, Level::Should, false), Grade::NonStrict);
+        assert_eq!(Grade::of(&fail, Level::Should, false), Grade::SoftFail);
         assert_eq!(Grade::of(&fail, Level::Should, true), Grade::Failed);
         assert_eq!(Grade::of(&fail, Level::May, true), Grade::Informational);
         assert_eq!(Grade::of(&Outcome::Pass, Level::Must, false), Grade::Ok);
@@ -113,18 +154,13 @@ mod tests {
 
     #[test]
     fn reports_use_the_same_words_as_expect_files() {
-        for g in [
-            Grade::Ok,
-            Grade::Failed,
-            Grade::NonStrict,
-            Grade::Informational,
-            Grade::Ignored,
-            Grade::Unsupported,
-        ] {
+        for g in Grade::ALL {
             assert_eq!(
                 serde_json::to_value(g).unwrap(),
                 serde_json::json!(g.word())
             );
+            assert_eq!(Grade::from_word(g.word()), Some(g));
         }
+        assert_eq!(Grade::from_word("non-strict"), Some(Grade::SoftFail));
     }
 }

@@ -100,10 +100,15 @@ impl App {
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if let Ok(mut r) = r2.lock() {
+                        let full = r2.lock().is_ok_and(|mut r| {
                             r.bytes.extend_from_slice(&buf[..n]);
-                        }
+                            r.bytes.len() > crate::limits::max_read()
+                        });
                         c2.notify_waiters();
+                        if full {
+                            // A client flooding the app cannot take the runner's memory.
+                            break;
+                        }
                     }
                 }
             }

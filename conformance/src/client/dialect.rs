@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::ClientTarget;
 use super::app::App;
 use super::fake::FakeNode;
+use super::launch::{LaunchError, Started};
 use crate::case::Via;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -22,6 +23,16 @@ pub enum ClientDialect {
 }
 
 impl ClientDialect {
+    /// A short name for table headers.
+    pub fn short(&self) -> &'static str {
+        match self {
+            ClientDialect::Legacy => "legacy",
+            ClientDialect::Pr903 => "#903",
+            ClientDialect::Pr1115Like => "#1115-like",
+            ClientDialect::Unknown(_) => "unknown",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             ClientDialect::Legacy => "legacy (never sends seq)".into(),
@@ -111,28 +122,39 @@ async fn session(
     Ok(seq.is_some())
 }
 
-/// Probes a client with two sessions: one without `caps`, one with `caps: 1`.
-pub async fn detect(target: &ClientTarget) -> ClientDialect {
-    match probe(target).await {
-        Ok(d) => d,
-        Err(why) => ClientDialect::Unknown(why),
-    }
-}
-
-async fn probe(target: &ClientTarget) -> Result<ClientDialect, String> {
-    let fake = FakeNode::start().await.map_err(|e| e.to_string())?;
-    let client = target
+/// Probes a client with two sessions: one without `caps`, one with `caps: 1`. An error means
+/// the client did not start at all, a setup problem no case could explain.
+pub async fn detect(target: &ClientTarget) -> Result<ClientDialect, LaunchError> {
+    let fake = match FakeNode::start().await {
+        Ok(f) => f,
+        Err(e) => return Ok(ClientDialect::Unknown(e.to_string())),
+    };
+    let client = match target
         .launcher
         .start(&target.url_for(&fake), &target.key)
         .await
-        .map_err(|e| e.to_string())?;
+    {
+        Ok(c) => c,
+        Err(LaunchError::Unsupported(why)) => {
+            return Ok(ClientDialect::Unknown(format!(
+                "the client exited with code 89 (unsupported): {why}"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(probe(&fake, &client)
+        .await
+        .unwrap_or_else(ClientDialect::Unknown))
+}
+
+async fn probe(fake: &FakeNode, client: &Started) -> Result<ClientDialect, String> {
     let (front, via) = match (client.socks, client.http) {
         (Some(s), _) => (s, Via::Socks5),
         (None, Some(h)) => (h, Via::Http),
         _ => return Err("the client offers no front end".into()),
     };
-    let without = session(&fake, front, via, "probe-no-caps", None).await?;
-    let with = session(&fake, front, via, "probe-caps", Some(1)).await?;
+    let without = session(fake, front, via, "probe-no-caps", None).await?;
+    let with = session(fake, front, via, "probe-caps", Some(1)).await?;
     fake.release("error");
     Ok(match (without, with) {
         (true, _) => ClientDialect::Pr1115Like,

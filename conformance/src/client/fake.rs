@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -27,6 +27,9 @@ use crate::http::gzip;
 
 /// How long a held batch waits for the case before the fake node gives up on it.
 const HOLD_LIMIT: Duration = Duration::from_secs(300);
+
+/// How long the fake node waits for a request body to arrive completely.
+const BODY_READ_LIMIT: Duration = Duration::from_secs(60);
 
 /// axum's text for a body over its limit, as deployed nodes answer it.
 pub const TOO_LARGE: &str = "Failed to buffer the request body: length limit exceeded";
@@ -91,7 +94,14 @@ fn lock(m: &Mutex<Inner>) -> std::sync::MutexGuard<'_, Inner> {
 }
 
 impl FakeNode {
+    /// A fake node reading at most the runner's budget ([`crate::limits::max_read`]) per request.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_with_limit(crate::limits::max_read()).await
+    }
+
+    /// A fake node reading request bodies of at most `limit` bytes, plain or once inflated;
+    /// bigger ones are answered 413 and recorded as unparseable.
+    pub async fn start_with_limit(limit: usize) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(Inner::default()));
@@ -103,7 +113,7 @@ impl FakeNode {
                 let (s3, c3) = (Arc::clone(&s2), Arc::clone(&c2));
                 conns.spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
-                        handle(Arc::clone(&s3), Arc::clone(&c3), req)
+                        handle(Arc::clone(&s3), Arc::clone(&c3), req, limit)
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), svc)
@@ -340,10 +350,22 @@ fn ops_of(body: &Value) -> Option<(Vec<Value>, bool)> {
     Some((vec![Value::Object(op)], true))
 }
 
+/// Records a request the fake node refused as too large, and refuses it.
+fn junk(state: &Mutex<Inner>, changed: &Notify, what: String) -> Response<Full<Bytes>> {
+    lock(state).junk.push(what);
+    changed.notify_waiters();
+    response(
+        413,
+        "text/plain",
+        b"over the conformance runner's request limit".to_vec(),
+    )
+}
+
 async fn handle(
     state: Arc<Mutex<Inner>>,
     changed: Arc<Notify>,
     req: Request<Incoming>,
+    limit: usize,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     if req.method() == hyper::Method::GET {
@@ -353,27 +375,36 @@ async fn handle(
         let stored = n.and_then(|n| lock(&state).redirects.remove(&n));
         return Ok(stored.unwrap_or_else(|| response(404, "text/html", DECOY.as_bytes().to_vec())));
     }
-    let raw = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => return Ok(response(400, "text/plain", Vec::new())),
+    let read = Limited::new(req.into_body(), limit).collect();
+    let raw = match tokio::time::timeout(BODY_READ_LIMIT, read).await {
+        Ok(Ok(b)) => b.to_bytes().to_vec(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            return Ok(junk(
+                &state,
+                &changed,
+                format!("{path}: a body over {limit} bytes"),
+            ));
+        }
+        Ok(Err(_)) | Err(_) => return Ok(response(400, "text/plain", Vec::new())),
     };
     if let Some(refusal) = refuse_if_too_large(&state, &path, raw.len()) {
         changed.notify_waiters();
         return Ok(refusal);
     }
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        let _ =
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut out);
-        out
+        match crate::http::gunzip(&raw, limit) {
+            Ok(t) => t,
+            Err(e) => return Ok(junk(&state, &changed, format!("{path}: {e}"))),
+        }
     } else {
         raw
     };
     let parsed: Option<Value> = serde_json::from_slice(&text).ok();
     let Some((envelope, (ops, single))) = parsed.and_then(|v| ops_of(&v).map(|o| (v, o))) else {
-        lock(&state)
-            .junk
-            .push(format!("{path}: {}", String::from_utf8_lossy(&text)));
+        lock(&state).junk.push(format!(
+            "{path}: {}",
+            crate::matcher::bytes::body_text(&text)
+        ));
         changed.notify_waiters();
         return Ok(response(
             400,

@@ -5,6 +5,7 @@
 pub mod app;
 mod dialect;
 pub mod fake;
+pub mod group;
 pub mod launch;
 mod steps;
 mod uploads;
@@ -17,6 +18,7 @@ pub use dialect::{ClientDialect, detect};
 
 use crate::case::Case;
 use crate::expr::Params;
+use crate::progress::Progress;
 use crate::vars::Vars;
 use crate::verdict::{Failure, Outcome};
 use app::App;
@@ -64,6 +66,11 @@ pub(crate) struct Run<'a> {
 
 /// Runs one client case against `target`.
 pub async fn run_case(case: &Case, target: &ClientTarget) -> Outcome {
+    run_case_with(case, target, &Progress::default()).await
+}
+
+/// Runs one client case against `target`, telling `progress` which step it is in.
+pub async fn run_case_with(case: &Case, target: &ClientTarget, progress: &Progress) -> Outcome {
     let fake = match FakeNode::start().await {
         Ok(f) => f,
         Err(e) => {
@@ -94,7 +101,10 @@ pub async fn run_case(case: &Case, target: &ClientTarget) -> Outcome {
         vars,
     };
     let mut outcome = Outcome::Pass;
+    let steps = case.file.steps.len();
     for (i, step) in case.file.steps.iter().enumerate() {
+        let (what, wait) = crate::console::estimate::describe(step, &target.params);
+        progress.step(i + 1, steps, what, wait);
         if let Err(f) = run.step(step).await {
             outcome = if run.client.said_unsupported() {
                 Outcome::Unsupported {

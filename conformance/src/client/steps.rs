@@ -9,7 +9,7 @@ use super::Run;
 use super::app::{App, Handshake};
 use crate::case::{Step, Via};
 use crate::matcher::Matcher;
-use crate::matcher::bytes::{check as check_bytes, describe, produce};
+use crate::matcher::bytes::{check as check_bytes, counted, produce};
 use crate::node::StepFail;
 
 /// Default wait for something the client should do on its own.
@@ -154,7 +154,7 @@ impl Run<'_> {
                         return Err(StepFail::new(
                             "app connection",
                             format!("closed by the client within {wait:?}"),
-                            format!("still open after receiving {}", describe(&bytes)),
+                            format!("still open after receiving {}", counted(&bytes)),
                         ));
                     }
                 }
@@ -271,8 +271,8 @@ impl Run<'_> {
         result.map_err(|e| {
             StepFail::new(
                 format!("bytes delivered to app `{}`", s.name),
-                s.bytes.to_string(),
-                e,
+                e.expected,
+                e.seen,
             )
         })?;
         if let Some(t) = &s.stays {
@@ -281,8 +281,8 @@ impl Run<'_> {
             check_bytes(&s.bytes, &bytes, &params).map_err(|e| {
                 StepFail::new(
                     format!("bytes delivered to app `{}` ({t} later)", s.name),
-                    s.bytes.to_string(),
-                    e,
+                    e.expected,
+                    e.seen,
                 )
             })?;
         }

@@ -77,69 +77,150 @@ pub fn produce(spec: &Value, params: &Params) -> Result<Vec<u8>, BytesError> {
     ))
 }
 
-/// Checks `got` against an expectation; `Err` explains the difference.
-pub fn check(spec: &Value, got: &[u8], params: &Params) -> Result<(), String> {
+/// How bytes differed from an expectation, in words a report prints as
+/// `expected 1 byte, seen 5 bytes "hello"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub expected: String,
+    pub seen: String,
+}
+
+impl std::fmt::Display for Diff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expected {}, seen {}", self.expected, self.seen)
+    }
+}
+
+fn diff(expected: String, seen: String) -> Diff {
+    Diff { expected, seen }
+}
+
+/// `5 bytes "hello"`, `1 byte "a"`, `no bytes`.
+pub fn counted(b: &[u8]) -> String {
+    match b.len() {
+        0 => "no bytes".into(),
+        n => format!("{} {}", amount(n as u64), describe(b)),
+    }
+}
+
+/// `1 byte`, `5 bytes`.
+pub fn amount(n: u64) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Checks `got` against an expectation; `Err` says what was expected and what was seen.
+pub fn check(spec: &Value, got: &[u8], params: &Params) -> Result<(), Diff> {
+    let spec_err = |e: String| diff(format!("a valid byte spec {spec}"), e);
     if spec.get("empty").and_then(Value::as_bool) == Some(true) {
         return if got.is_empty() {
             Ok(())
         } else {
-            Err(format!("expected no bytes, got {}", describe(got)))
+            Err(diff("no bytes".into(), counted(got)))
         };
     }
     if let (Some(l), 1) = (spec.get("len"), spec.as_object().map_or(0, |m| m.len())) {
         let want = match l {
-            Value::String(s) => eval_u64(s, params).map_err(|e| e.to_string())?,
-            other => other.as_u64().ok_or("len must be a whole number")?,
+            Value::String(s) => eval_u64(s, params).map_err(|e| spec_err(e.to_string()))?,
+            other => other
+                .as_u64()
+                .ok_or_else(|| spec_err("len must be a whole number".into()))?,
         };
         return if got.len() as u64 == want {
             Ok(())
         } else {
-            Err(format!("expected {want} bytes, got {}", got.len()))
+            Err(diff(amount(want), counted(got)))
         };
     }
     if let Some(p) = spec.get("prefix") {
-        let want = produce(p, params).map_err(|e| e.to_string())?;
+        let want = produce(p, params).map_err(|e| spec_err(e.to_string()))?;
         return if got.starts_with(&want) {
             Ok(())
         } else {
-            Err(format!(
-                "expected a prefix {}, got {}",
-                describe(&want),
-                describe(got)
+            Err(diff(
+                format!("bytes starting with {}", describe(&want)),
+                counted(got),
             ))
         };
     }
-    let want = produce(spec, params).map_err(|e| e.to_string())?;
+    let want = produce(spec, params).map_err(|e| spec_err(e.to_string()))?;
     if got == want.as_slice() {
         return Ok(());
     }
     let at = got.iter().zip(&want).position(|(a, b)| a != b);
     Err(match at {
-        Some(i) => format!(
-            "bytes differ at offset {i}: expected {} ({} bytes), got {} ({} bytes)",
-            describe(&want[i..]),
-            want.len(),
-            describe(&got[i..]),
-            got.len()
+        Some(0) => diff(counted(&want), counted(got)),
+        Some(i) => diff(
+            format!(
+                "{}, from offset {i}: {}",
+                amount(want.len() as u64),
+                describe(&want[i..])
+            ),
+            format!(
+                "{}, from offset {i}: {}",
+                amount(got.len() as u64),
+                describe(&got[i..])
+            ),
         ),
-        None => format!(
-            "expected {} bytes, got {} (the shorter is a prefix of the longer)",
-            want.len(),
-            got.len()
+        None => diff(
+            counted(&want),
+            format!("{} (the shorter is a prefix of the longer)", counted(got)),
         ),
     })
 }
 
-/// A short printable rendering of bytes for reports.
+/// Longest rendering of bytes in a report, in characters.
+const DESCRIBE_MAX: usize = 48;
+
+/// A short printable rendering of bytes for reports: quoted text when the bytes are text
+/// (UTF-8 without control characters other than tab, CR and LF), else hex.
 pub fn describe(b: &[u8]) -> String {
-    let head = &b[..b.len().min(48)];
-    let more = if b.len() > head.len() { "…" } else { "" };
-    if head.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
-        format!("{:?}{more}", String::from_utf8_lossy(head))
-    } else {
-        let h: String = head.iter().map(|c| format!("{c:02x}")).collect();
-        format!("hex {h}{more}")
+    let texty = |s: &str| {
+        s.chars()
+            .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+    };
+    match std::str::from_utf8(b) {
+        Ok(s) if texty(s) => quoted(s, DESCRIBE_MAX),
+        // A cut inside a multi-byte character still reads as text.
+        Err(e) if e.error_len().is_none() && texty(&String::from_utf8_lossy(b)) => quoted(
+            &String::from_utf8_lossy(&b[..e.valid_up_to()]),
+            DESCRIBE_MAX,
+        ),
+        _ => {
+            let head = &b[..b.len().min(DESCRIBE_MAX / 2)];
+            let more = if b.len() > head.len() { "…" } else { "" };
+            let h: String = head.iter().map(|c| format!("{c:02x}")).collect();
+            format!("hex {h}{more}")
+        }
     }
+}
+
+/// An HTTP body as a report shows it: always as (lossy) text, quoted and cut, never as hex, so
+/// an HTML page a target answered with is readable.
+pub fn body_text(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "an empty body".into();
+    }
+    format!(
+        "{} {}",
+        amount(b.len() as u64),
+        quoted(&String::from_utf8_lossy(b), BODY_MAX)
+    )
+}
+
+/// Longest rendering of an HTTP body in a report, in characters.
+pub const BODY_MAX: usize = 300;
+
+fn quoted(s: &str, max: usize) -> String {
+    let cut = super::shorten(s, max);
+    let (text, more) = match cut.strip_suffix('…') {
+        Some(t) if cut.len() != s.len() => (t.to_string(), "…"),
+        _ => (cut, ""),
+    };
+    format!("{text:?}{more}")
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
@@ -187,10 +268,11 @@ mod tests {
     fn check_forms() {
         assert!(check(&json!({"text":"hi"}), b"hi", &p()).is_ok());
         let err = check(&json!({"text":"hello"}), b"help!", &p()).unwrap_err();
-        assert!(err.contains("offset 3"), "{err}");
+        assert!(err.to_string().contains("offset 3"), "{err}");
         assert!(
             check(&json!({"text":"hi"}), b"hi!", &p())
                 .unwrap_err()
+                .to_string()
                 .contains("prefix")
         );
         assert!(check(&json!({"len":"drain_max"}), &[0; 8], &p()).is_ok());
@@ -199,5 +281,30 @@ mod tests {
         assert!(check(&json!({"empty":true}), b"x", &p()).is_err());
         assert!(check(&json!({"prefix":{"text":"ab"}}), b"abc", &p()).is_ok());
         assert!(check(&json!({"prefix":{"text":"b"}}), b"abc", &p()).is_err());
+    }
+
+    /// The issue's example: a report says `expected 1 byte, seen 5`, never `expected:
+    /// expected ...`.
+    #[test]
+    fn differences_read_as_expected_and_seen() {
+        let d = check(&json!({"len": 1}), b"hello", &p()).unwrap_err();
+        assert_eq!(d.to_string(), r#"expected 1 byte, seen 5 bytes "hello""#);
+        let d = check(&json!({"text": "A"}), b"BBB", &p()).unwrap_err();
+        assert_eq!(d.to_string(), r#"expected 1 byte "A", seen 3 bytes "BBB""#);
+        let d = check(&json!({"empty": true}), &[0, 1], &p()).unwrap_err();
+        assert_eq!(d.to_string(), "expected no bytes, seen 2 bytes hex 0001");
+    }
+
+    #[test]
+    fn bodies_are_text_never_hex() {
+        let page = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>nginx</body>";
+        let shown = body_text(page.as_bytes());
+        assert!(
+            shown.contains("404 Not Found") && !shown.contains("hex"),
+            "{shown}"
+        );
+        let long = "x".repeat(5000);
+        assert!(body_text(long.as_bytes()).chars().count() < BODY_MAX + 30);
+        assert_eq!(describe("a\nb".as_bytes()), r#""a\nb""#);
     }
 }

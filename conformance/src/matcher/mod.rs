@@ -62,7 +62,37 @@ pub struct Matcher<'a> {
 fn seen(v: Option<&Value>) -> String {
     match v {
         None => "nothing (field absent)".into(),
-        Some(v) => shorten(&v.to_string(), 300),
+        Some(v) => {
+            let mut out = shorten(&v.to_string(), 300);
+            if let Some(payloads) = decoded_payloads(v) {
+                out.push_str(&format!(" ({payloads})"));
+            }
+            out
+        }
+    }
+}
+
+/// The payloads (`d`) of a reply or a reply list, decoded for display: base64 says nothing to
+/// a reader, `d = 3 bytes "BBB"` does.
+pub fn decoded_payloads(v: &Value) -> Option<String> {
+    let entries: Vec<&Value> = match v {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let shown: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.get("d").and_then(Value::as_str))
+        .take(4)
+        .map(decoded)
+        .collect();
+    (!shown.is_empty()).then(|| shown.join("; "))
+}
+
+/// `d = 3 bytes "BBB"`, or why it does not decode.
+fn decoded(b64: &str) -> String {
+    match STANDARD.decode(b64) {
+        Ok(b) => format!("d = {}", bytes::counted(&b)),
+        Err(e) => format!("d is not standard base64: {e}"),
     }
 }
 
@@ -286,7 +316,17 @@ impl Matcher<'_> {
                 let decoded = STANDARD
                     .decode(s)
                     .map_err(|e| OpMiss::Here(format!("standard padded base64 ({e})")))?;
-                bytes::check(arg, &decoded, self.params).map_err(OpMiss::Here)
+                bytes::check(arg, &decoded, self.params).map_err(|d| {
+                    OpMiss::Inner(Mismatch {
+                        path: if path.is_empty() {
+                            "$".into()
+                        } else {
+                            path.to_string()
+                        },
+                        expected: format!("base64 of {}", d.expected),
+                        seen: format!("{} (base64 of {})", shorten(&format!("{s:?}"), 80), d.seen),
+                    })
+                })
             }
             "$uuid4" => match actual.and_then(Value::as_str) {
                 Some(s) if is_uuid_v4(s) => Ok(()),

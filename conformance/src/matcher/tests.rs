@@ -236,3 +236,14 @@ fn unknown_operators_are_errors_not_passes() {
     let m = no(json!({"$frobnicate":1}), json!(1));
     assert!(m.expected.contains("frobnicate"));
 }
+
+/// Payloads are shown decoded: `seen "QkJC" (base64 of 3 bytes "BBB")`, and a reply's `d`
+/// fields are decoded next to it, so nobody decodes base64 by hand to read a failure.
+#[test]
+fn base64_payloads_are_decoded_for_display() {
+    let m = no(json!({"d": {"$b64": {"text": "A"}}}), json!({"d": "QkJC"}));
+    assert_eq!(m.expected, r#"base64 of 1 byte "A""#);
+    assert_eq!(m.seen, r#""QkJC" (base64 of 3 bytes "BBB")"#);
+    let m = no(json!([{}, {}]), json!([{"d": "aGk=", "eof": false}]));
+    assert!(m.seen.ends_with(r#"(d = 2 bytes "hi")"#), "{}", m.seen);
+}

@@ -33,7 +33,6 @@ pub mod tap;
 pub mod uploads;
 pub mod wire;
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use seqtun_client::ClientFaults;
@@ -41,7 +40,6 @@ use seqtun_node::{Deployed, Faults};
 
 pub use cell::{Cell, ClientSide, NodeSide};
 
-use crate::cli::Common;
 use crate::expr::Params;
 
 /// The bound on one cell, setup to verdict; a healthy cell takes a few seconds.
@@ -132,37 +130,19 @@ pub async fn run(
     }
 }
 
-/// The main job's last step: runs and prints the standard matrix (adding it to the JSON report
-/// when one was asked for) and fails the run if a cell that must work did not. Listing or
-/// filtering cases skips it, since the user asked for particular cases.
+/// The main job's last step: runs the standard matrix, prints it, and gives the reports their
+/// view of it and whether a cell that must work did not.
 pub fn after_builtin(
     rt: &tokio::runtime::Runtime,
     params: &Params,
-    common: &Common,
-    code: ExitCode,
-) -> ExitCode {
-    if common.test.list || common.test.filter.is_some() {
-        return code;
-    }
+    console: &crate::console::Console,
+) -> (crate::report::model::MatrixView, bool) {
     let m = rt.block_on(run(
         params,
         &standard_clients(),
         &standard_nodes(),
         CELL_TIMEOUT,
     ));
-    if let Some(p) = &common.report_json
-        && let Err(e) = render::add_to_report(p, &m)
-    {
-        eprintln!(
-            "seqtun-conform: cannot add the matrix to {}: {e}",
-            p.display()
-        );
-        return ExitCode::from(crate::app::EXIT_SETUP);
-    }
-    print!("{}", render::text(&m));
-    if m.broken().is_empty() {
-        code
-    } else {
-        ExitCode::FAILURE
-    }
+    console.info(&render::text(&m));
+    (render::view(&m), !m.broken().is_empty())
 }

@@ -1,16 +1,16 @@
-//! The matrix as the last lines of the main job, and as a `matrix` section of the JSON report.
+//! The matrix as lines of the main job's console, and as the reports' view of it.
 //!
 //! Cells stay a few words wide so the table fits a terminal; anything longer (why a cell
 //! failed) goes into numbered notes under it, and a legend says what the words mean, so the
 //! block can be read without this repository at hand.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Matrix;
 use super::cell::Cell;
+use crate::report::model::{MatrixCellView, MatrixView};
 
 pub const TITLE: &str = "compatibility matrix (client × node, through seqtun-relay)";
 const CORNER: &str = "client \\ node";
@@ -123,25 +123,28 @@ pub fn text(m: &Matrix) -> String {
     out
 }
 
-/// The matrix as JSON.
-pub fn json(m: &Matrix) -> Value {
-    json!({
-        "title": TITLE,
-        "clients": m.clients,
-        "nodes": m.nodes,
-        "cells": m.cells,
-        "broken": m.broken().len(),
-    })
-}
-
-/// Adds `matrix` to a JSON report already written at `path`.
-pub fn add_to_report(path: &Path, m: &Matrix) -> std::io::Result<()> {
-    let text = std::fs::read_to_string(path)?;
-    let mut report: Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
-    let Some(obj) = report.as_object_mut() else {
-        return Err(std::io::Error::other("the report is not a JSON object"));
-    };
-    obj.insert("matrix".into(), json(m));
-    let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
-    std::fs::write(path, text)
+/// The matrix as the reports show it.
+pub fn view(m: &Matrix) -> MatrixView {
+    MatrixView {
+        title: TITLE.into(),
+        clients: m.clients.clone(),
+        nodes: m.nodes.clone(),
+        cells: m
+            .cells
+            .iter()
+            .map(|c| MatrixCellView {
+                client: c.client.clone(),
+                node: c.node.clone(),
+                required: c.required,
+                wire: c.wire.word().into(),
+                delivery: c.delivery.word().into(),
+                detail: c.delivery.detail(),
+                broken: c.broken(),
+                elapsed_ms: c.elapsed_ms,
+                facts: serde_json::to_value(&c.facts).unwrap_or(Value::Null),
+            })
+            .collect(),
+        broken: m.broken().len(),
+        legend: LEGEND.iter().map(|l| l.trim().to_string()).collect(),
+    }
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::{Run, StepFail};
 use crate::case::{CollectSpec, ExpectSpec, UpstreamExpect};
 use crate::matcher::Matcher;
-use crate::matcher::bytes::{check as check_bytes, describe, produce};
+use crate::matcher::bytes::{body_text, check as check_bytes, produce};
 
 /// How long an upstream expectation may take to come true unless the case says otherwise.
 const DEFAULT_UPSTREAM_WAIT: Duration = Duration::from_secs(5);
@@ -42,7 +42,7 @@ impl Run<'_> {
             return Err(fail(
                 "HTTP status",
                 s.to_string(),
-                format!("{} {}", ex.status, describe(&ex.body)),
+                format!("{} with {}", ex.status, body_text(&ex.body)),
             ));
         }
         if let Some(ct) = &spec.content_type
@@ -60,7 +60,7 @@ impl Run<'_> {
                 return Err(fail(
                     "body",
                     format!("a body containing {needle:?}"),
-                    describe(&ex.body),
+                    body_text(&ex.body),
                 ));
             }
         }
@@ -88,7 +88,7 @@ impl Run<'_> {
             return Ok(());
         }
         let Some(body) = ex.json() else {
-            return Err(fail("body", "JSON".into(), describe(&ex.body)));
+            return Err(fail("body", "JSON".into(), body_text(&ex.body)));
         };
         let params = self.target.params.clone();
         let mut m = Matcher {
@@ -157,7 +157,7 @@ impl Run<'_> {
                 .and_then(|v| v.get("r").and_then(|r| r.get(0)).cloned());
             let Some(reply) = reply else {
                 return Err(
-                    StepFail::new("collect poll", "{\"r\":[reply]}", describe(&ex.body))
+                    StepFail::new("collect poll", "{\"r\":[reply]}", body_text(&ex.body))
                         .with_curl(&ex),
                 );
             };
@@ -208,8 +208,8 @@ impl Run<'_> {
         check_bytes(&spec.bytes, &got, &self.target.params).map_err(|e| {
             with_curl(StepFail::new(
                 "downlink stream (d of every reply, concatenated)",
-                spec.bytes.to_string(),
-                e,
+                e.expected,
+                e.seen,
             ))
         })
     }
@@ -239,8 +239,8 @@ impl Run<'_> {
                 check_bytes(b, &bytes, &params).map_err(|e| {
                     StepFail::new(
                         format!("bytes received by upstream `{}`", spec.name),
-                        b.to_string(),
-                        e,
+                        e.expected,
+                        e.seen,
                     )
                 })?;
             }

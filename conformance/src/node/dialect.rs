@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::fixtures::Fixtures;
 use crate::http::{Http, HttpError};
+use crate::matcher::bytes::body_text;
 use crate::target::NodeTarget;
 
 /// How long the probe gives a held seq'd op to (wrongly) reach the upstream.
@@ -26,11 +27,19 @@ pub enum Dialect {
     /// ordering. Its cases run by what it claims: a node that advertises `caps` is held to #903,
     /// so a broken claim fails cases instead of hiding them as ignored.
     Inconsistent { why: String, caps: bool, echo: bool },
-    /// The probe itself failed.
-    Unknown(String),
 }
 
 impl Dialect {
+    /// A short name for table headers.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Dialect::Legacy => "legacy",
+            Dialect::Pr903 => "#903",
+            Dialect::Pr1115Like => "#1115-like",
+            Dialect::Inconsistent { .. } => "inconsistent",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Dialect::Legacy => "legacy (no caps, seq not echoed)".into(),
@@ -39,7 +48,6 @@ impl Dialect {
                 "#1115-like (echoes seq but does not order it; echo is not ordering)".into()
             }
             Dialect::Inconsistent { why, .. } => format!("inconsistent ({why})"),
-            Dialect::Unknown(why) => format!("unknown ({why})"),
         }
     }
 
@@ -51,7 +59,7 @@ impl Dialect {
             Dialect::Pr1115Like => &[SEQ_ECHO],
             Dialect::Inconsistent { caps: true, .. } => &[PIPELINE_SEQ, SEQ_ECHO],
             Dialect::Inconsistent { echo: true, .. } => &[SEQ_ECHO],
-            Dialect::Legacy | Dialect::Inconsistent { .. } | Dialect::Unknown(_) => &[],
+            Dialect::Legacy | Dialect::Inconsistent { .. } => &[],
         }
     }
 }
@@ -71,10 +79,19 @@ fn url(target: &NodeTarget) -> String {
         .unwrap_or_else(|| format!("{}/tunnel/batch", target.url))
 }
 
-/// Why one probe request gave no batch reply.
-pub(super) enum ProbeError {
-    /// Nothing answered at all: a setup problem, not a dialect.
+/// Why the probe gave no dialect. Each is a setup problem no case result could explain, so the
+/// run stops before the first case (exit 2) with the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Nothing answered at all.
+    #[error(
+        "nothing answered the dialect probe: {0} (is the node running, and are --url / --relay-url and the port right?)"
+    )]
     Unreachable(HttpError),
+    /// The target answered with the page it shows a wrong key.
+    #[error("the probe was refused: {0}")]
+    WrongKey(String),
+    #[error("the dialect probe failed: {0}")]
     Odd(String),
 }
 
@@ -84,33 +101,60 @@ impl From<String> for ProbeError {
     }
 }
 
+/// The text of the Apps Script decoy page (PROTOCOL.md §1.5).
+const DECOY_TEXT: &str = "The script completed but did not return anything.";
+
+/// Recognises the answers a wrong key gets (PROTOCOL.md §1.4, §1.5) and names the fix.
+pub(super) fn wrong_key(target: &NodeTarget, status: u16, body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let page = if status == 404 && text.contains("nginx") {
+        "nginx's 404 page, which a node shows a wrong key"
+    } else if text.contains(DECOY_TEXT) {
+        "the Apps Script decoy page (\"The script completed but did not return anything.\"), which a relay shows a wrong key"
+    } else if json.as_ref().and_then(|v| v.get("e")) == Some(&json!("unauthorized")) {
+        "{\"e\":\"unauthorized\"} (a diagnostic-mode wrong-key answer)"
+    } else {
+        return None;
+    };
+    let fix = match target.relay_url {
+        Some(_) => {
+            "compare --key with the relay script's key (AUTH_KEY or RELAY_KEY in the script; \
+             seqtun-relay's --key / RELAY_AUTH_KEY); if they match, the relay's node key \
+             (NODE_KEY, --node-key) must equal the node's TUNNEL_AUTH_KEY"
+        }
+        None => "compare --key (or SEQTUN_KEY) with the node's TUNNEL_AUTH_KEY (seqtun-node --key)",
+    };
+    Some(format!("HTTP {status} with {page}: {fix}"))
+}
+
 pub(super) async fn one(http: &Http, target: &NodeTarget, op: Value) -> Result<Value, ProbeError> {
     let ex = http
         .post(&url(target), batch_body(target, json!([op])))
         .await
         .map_err(|e| match e {
-            HttpError::Url(..) | HttpError::Transport(..) => ProbeError::Unreachable(e),
+            HttpError::Url(..) | HttpError::Transport(..) | HttpError::Timeout(..) => {
+                ProbeError::Unreachable(e)
+            }
             other => ProbeError::Odd(other.to_string()),
         })?;
+    if let Some(why) = wrong_key(target, ex.status, &ex.body) {
+        return Err(ProbeError::WrongKey(why));
+    }
     ex.json()
         .and_then(|v| v.get("r").and_then(|r| r.get(0)).cloned())
         .ok_or_else(|| {
             ProbeError::Odd(format!(
-                "not a batch reply: HTTP {} {}",
+                "not a batch reply: HTTP {} with {}",
                 ex.status,
-                String::from_utf8_lossy(&ex.body)
+                body_text(&ex.body)
             ))
         })
 }
 
-/// Probes the node and names its dialect; an error means nothing answered at the target's URL
-/// (a setup problem: wrong address, node not running), which no case result could explain.
-pub async fn detect(target: &NodeTarget, http: &Http) -> Result<Dialect, HttpError> {
-    match probe(target, http).await {
-        Ok(d) => Ok(d),
-        Err(ProbeError::Unreachable(e)) => Err(e),
-        Err(ProbeError::Odd(why)) => Ok(Dialect::Unknown(why)),
-    }
+/// Probes the node and names its dialect.
+pub async fn detect(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> {
+    probe(target, http).await
 }
 
 async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> {
@@ -125,7 +169,14 @@ async fn probe(target: &NodeTarget, http: &Http) -> Result<Dialect, ProbeError> 
     let sid = reply
         .get("sid")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("connect to a fixture failed: {reply}"))?
+        .ok_or_else(|| {
+            format!(
+                "the node could not connect to the runner's fixture at {}:{}: {reply} (the node \
+                 must reach --fixture-addr; set it to an address of this machine the node can reach)",
+                target.fixture_ip,
+                sink.addr.port()
+            )
+        })?
         .to_string();
     let caps = reply
         .get("caps")

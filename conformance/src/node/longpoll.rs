@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::dialect::{ProbeError, one};
+use super::dialect::one;
 use crate::fixtures::Fixtures;
 use crate::http::Http;
 use crate::params::{DEFAULT_PROFILE, PROFILES, profile};
@@ -60,10 +60,7 @@ async fn ask(
     target: &NodeTarget,
     op: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
-    one(http, target, op).await.map_err(|e| match e {
-        ProbeError::Unreachable(e) => e.to_string(),
-        ProbeError::Odd(why) => why,
-    })
+    one(http, target, op).await.map_err(|e| e.to_string())
 }
 
 /// Holds one pure poll on a session to a silent fixture and times it, minus the round trip of
@@ -105,12 +102,16 @@ pub async fn measure(target: &NodeTarget, http: &Http) -> Result<Duration, Strin
 }
 
 /// Measures the target's long-poll and moves it to the matching profile (then `overrides`
-/// again, so a user's `--param` still wins); returns the line that says what was done.
-pub async fn fit(target: &mut NodeTarget, http: &Http, overrides: &[String]) -> String {
+/// again, so a user's `--param` still wins); returns the line that says what was done and the
+/// profile chosen.
+pub async fn fit(target: &mut NodeTarget, http: &Http, overrides: &[String]) -> (String, String) {
     let measured = match measure(target, http).await {
         Ok(m) => m,
         Err(e) => {
-            return format!("long-poll not measured ({e}); keeping --profile {DEFAULT_PROFILE}");
+            return (
+                format!("long-poll not measured ({e}); keeping --profile {DEFAULT_PROFILE}"),
+                DEFAULT_PROFILE.into(),
+            );
         }
     };
     let choice = choose(measured);
@@ -125,7 +126,12 @@ pub async fn fit(target: &mut NodeTarget, http: &Http, overrides: &[String]) -> 
     // The overrides were applied once already, so they are known to be valid.
     let _ = crate::params::apply(&mut params, overrides);
     target.params = params;
-    describe(measured, &choice, DEFAULT_PROFILE)
+    let name = match &choice {
+        Choice::Profile(name) => (*name).to_string(),
+        Choice::Param(ms) => format!("{DEFAULT_PROFILE} with longpoll_deadline={ms}ms"),
+        Choice::NoLongPoll => DEFAULT_PROFILE.to_string(),
+    };
+    (describe(measured, &choice, DEFAULT_PROFILE), name)
 }
 
 /// The line the runner prints about it.

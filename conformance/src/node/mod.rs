@@ -13,11 +13,12 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-pub use dialect::{Dialect, detect};
+pub use dialect::{Dialect, ProbeError, detect};
 
 use crate::case::{Case, Step};
 use crate::fixtures::Fixtures;
 use crate::http::{Exchange, Http, HttpError};
+use crate::progress::Progress;
 use crate::target::NodeTarget;
 use crate::vars::Vars;
 use crate::verdict::{Failure, Outcome};
@@ -68,6 +69,58 @@ impl StepFail {
 
 /// Runs one node case against `target`.
 pub async fn run_case(case: &Case, target: &NodeTarget, http: &Http) -> Outcome {
+    run_case_with(case, target, http, &Progress::default()).await
+}
+
+/// A replay command for a target the runner started in-process: its port is gone once the run
+/// ends, so the URL becomes a variable and the command says where to point it.
+fn replayable(target: &NodeTarget, curl: String) -> String {
+    if !target.in_process {
+        return curl;
+    }
+    let mut c = curl;
+    let urls = [
+        (target.relay_url.as_deref(), "RELAY_URL"),
+        (target.diagnostic_url.as_deref(), "DIAG_NODE_URL"),
+        (Some(target.url.as_str()), "NODE_URL"),
+    ];
+    let mut used = Vec::new();
+    for (url, var) in urls {
+        let Some(url) = url else { continue };
+        let quoted = format!("'{url}");
+        if let Some(at) = c.find(&quoted) {
+            let end = c[at + 1..].find('\'').map(|e| at + 1 + e);
+            if let Some(end) = end {
+                c = format!(
+                    "{}\"${{{var}}}{}\"{}",
+                    &c[..at],
+                    &c[at + 1 + url.len()..end],
+                    &c[end + 1..]
+                );
+                used.push(var);
+            }
+        }
+    }
+    format!(
+        "({} ran in-process and its port is gone: start one yourself, e.g. `seqtun-node --listen 127.0.0.1:8080 --key {}`{}, and set {}) {c}",
+        target.label,
+        target.key,
+        if target.diagnostic_url.is_some() {
+            " (plus one with --diagnostic)"
+        } else {
+            ""
+        },
+        used.join(" / ")
+    )
+}
+
+/// Runs one node case against `target`, telling `progress` which step it is in.
+pub async fn run_case_with(
+    case: &Case,
+    target: &NodeTarget,
+    http: &Http,
+    progress: &Progress,
+) -> Outcome {
     let needs_diag = case
         .file
         .requires
@@ -91,7 +144,10 @@ pub async fn run_case(case: &Case, target: &NodeTarget, http: &Http) -> Outcome 
         saw_seq_echo: false,
         anon: 0,
     };
+    let steps = case.file.steps.len();
     for (i, step) in case.file.steps.iter().enumerate() {
+        let (what, wait) = crate::console::estimate::describe(step, &target.params);
+        progress.step(i + 1, steps, what, wait);
         if let Err(f) = run.step(step).await {
             let ordering = case.file.flags.iter().any(|f| f == "ordering");
             let note = (ordering && run.saw_seq_echo).then(|| {
@@ -101,12 +157,15 @@ pub async fn run_case(case: &Case, target: &NodeTarget, http: &Http) -> Outcome 
                 t.abort();
             }
             // A check on the upstream side still has a request to replay: the last one sent.
-            let curl = f.curl.or_else(|| {
-                run.last
-                    .as_ref()
-                    .and_then(|n| run.replies.get(n))
-                    .map(|ex| ex.curl())
-            });
+            let curl = f
+                .curl
+                .or_else(|| {
+                    run.last
+                        .as_ref()
+                        .and_then(|n| run.replies.get(n))
+                        .map(|ex| ex.curl())
+                })
+                .map(|c| replayable(target, c));
             return Outcome::Fail(Failure {
                 step: i + 1,
                 what: f.what,
@@ -175,5 +234,42 @@ impl Run<'_> {
     pub(crate) fn ms(&self, expr: &str) -> Result<u64, StepFail> {
         crate::expr::eval_u64(expr, &self.target.params)
             .map_err(|e| StepFail::new("evaluate", "a valid expression", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(in_process: bool) -> NodeTarget {
+        NodeTarget {
+            label: "seqtun-node".into(),
+            url: "http://127.0.0.1:4321".into(),
+            relay_url: None,
+            key: "K".into(),
+            diagnostic_url: None,
+            features: Default::default(),
+            params: Default::default(),
+            fixture_ip: [127, 0, 0, 1].into(),
+            in_process,
+        }
+    }
+
+    /// A failure against an in-process target replays against a node the reader starts, not
+    /// against a port that is gone.
+    #[test]
+    fn replays_of_in_process_targets_say_so() {
+        let curl = "curl -sS -i -L -X POST 'http://127.0.0.1:4321/tunnel/batch' --data-binary '{}'";
+        assert_eq!(replayable(&target(false), curl.into()), curl);
+        let r = replayable(&target(true), curl.into());
+        assert!(
+            r.starts_with("(seqtun-node ran in-process and its port is gone"),
+            "{r}"
+        );
+        assert!(
+            r.contains("curl -sS -i -L -X POST \"${NODE_URL}/tunnel/batch\" --data-binary '{}'"),
+            "{r}"
+        );
+        assert!(!r.contains("4321"), "{r}");
     }
 }

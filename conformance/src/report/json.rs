@@ -1,43 +1,14 @@
-//! `--report-json`: every case result plus what the runner learned about each target.
+//! `--report-json`: the whole [`Report`], in the format `conformance/report.schema.json`
+//! documents (a test checks every report the runner writes against it).
 
 use std::path::Path;
 
-use serde::Serialize;
+use super::model::Report;
 
-use crate::results::CaseResult;
+/// The schema of the JSON report, for tools that validate it.
+pub const SCHEMA: &str = include_str!("../../report.schema.json");
 
-/// What the runner knew about one target.
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetInfo {
-    pub label: String,
-    pub role: &'static str,
-    pub dialect: String,
-    pub features: Vec<String>,
-    pub params: std::collections::BTreeMap<String, f64>,
-}
-
-#[derive(Serialize)]
-struct Report<'a> {
-    tool: &'static str,
-    version: &'static str,
-    strict: bool,
-    targets: &'a [TargetInfo],
-    cases: &'a [CaseResult],
-}
-
-pub fn write(
-    path: &Path,
-    targets: &[TargetInfo],
-    cases: &[CaseResult],
-    strict: bool,
-) -> std::io::Result<()> {
-    let report = Report {
-        tool: "seqtun-conform",
-        version: env!("CARGO_PKG_VERSION"),
-        strict,
-        targets,
-        cases,
-    };
-    let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
-    std::fs::write(path, text)
+pub fn write(path: &Path, report: &Report) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
+    std::fs::write(path, text + "\n")
 }

@@ -1,42 +1,41 @@
-//! The console summary printed after the per-case lines: per target its dialect and graded
+//! The console summary printed after the failures: per target its dialect, profile and graded
 //! counts, then one line per case that did not simply pass.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::json::TargetInfo;
-use crate::results::CaseResult;
+use super::model::{Report, Totals};
 use crate::verdict::{Grade, Outcome};
 
-pub fn render(targets: &[TargetInfo], results: &[CaseResult]) -> String {
+/// `100 passed, 0 failed, 2 soft-failed, 0 informational, 0 ignored, 0 unsupported`.
+pub fn counts(t: &Totals) -> String {
+    format!(
+        "{} passed, {} failed, {} soft-failed, {} informational, {} ignored, {} unsupported",
+        t.pass, t.fail, t.soft_fail, t.informational, t.ignored, t.unsupported
+    )
+}
+
+pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\nseqtun-conform report");
-    for t in targets {
-        let mine: Vec<&CaseResult> = results.iter().filter(|r| r.target == t.label).collect();
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &mine {
-            *counts.entry(r.grade.word()).or_default() += 1;
-        }
-        let _ = writeln!(out, "  {} ({} role): {}", t.label, t.role, t.dialect);
+    for t in &report.targets {
+        let where_ = match (&t.url, t.in_process) {
+            (Some(u), false) if *u != t.label => format!(" at {u}"),
+            (_, true) => " (in-process)".into(),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "    {} ok, {} failed, {} non-strict, {} informational, {} ignored, {} unsupported",
-            counts.get("pass").unwrap_or(&0),
-            counts.get("fail").unwrap_or(&0),
-            counts.get("non-strict").unwrap_or(&0),
-            counts.get("informational").unwrap_or(&0),
-            counts.get("ignored").unwrap_or(&0),
-            counts.get("unsupported").unwrap_or(&0),
+            "  {} ({} role{where_}): {}",
+            t.label, t.role, t.dialect
         );
-        for r in mine
+        let _ = writeln!(out, "    profile {}; {}", t.profile, counts(&t.totals));
+        for r in report
+            .cases
             .iter()
-            .filter(|r| !matches!(r.grade, Grade::Ok | Grade::Ignored))
+            .filter(|r| r.target == t.label && !matches!(r.grade, Grade::Ok | Grade::Ignored))
         {
             let detail = match &r.outcome {
-                Outcome::Fail(f) => format!(
-                    "step {}: {}; expected {}; seen {}",
-                    f.step, f.what, f.expected, f.seen
-                ),
+                Outcome::Fail(f) => f.line(),
                 Outcome::Unsupported { reason } => reason.clone(),
                 _ => String::new(),
             };

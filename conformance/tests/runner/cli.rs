@@ -8,7 +8,7 @@ use seqtun_conform::builtin::{KEY, node_config};
 use seqtun_conform::params::profile;
 
 /// A node on loopback, started the way an external node would be: not by the runner.
-fn start(legacy: bool) -> (tokio::runtime::Runtime, String) {
+pub fn start(legacy: bool) -> (tokio::runtime::Runtime, String) {
     start_with(legacy, seqtun_node::Faults::default())
 }
 
@@ -17,7 +17,7 @@ fn start_with(legacy: bool, faults: seqtun_node::Faults) -> (tokio::runtime::Run
 }
 
 /// A node on the `fast` profile's limits, changed by `tweak`.
-fn start_tweaked(
+pub fn start_tweaked(
     legacy: bool,
     tweak: impl FnOnce(&mut seqtun_node::NodeConfig),
 ) -> (tokio::runtime::Runtime, String) {
@@ -38,7 +38,7 @@ fn start_tweaked(
 
 /// `seqtun-conform node` against `url` with the reference key and the `fast` profile, plus
 /// `extra`.
-fn node_run(url: &str, extra: &[&str]) -> Output {
+pub fn node_run(url: &str, extra: &[&str]) -> Output {
     conform(
         &[
             &["node", "--url", url, "--key", KEY, "--profile", "fast"],
@@ -236,13 +236,45 @@ fn expect_files_turn_known_failures_into_a_pass_and_catch_surprises() {
 #[test]
 fn list_and_filters_behave_like_cargo_test() {
     let (_rt, url) = start(false);
-    let out = conform(&["node", "--url", &url, "--key", KEY, "--list"]);
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(t.contains("node/seq/hold-later-seq: test"), "{t}");
     let out = node_run(&url, &["--exact", "node/transport/health"]);
     let t = text(&out);
     assert!(t.contains("running 1 test"), "{t}");
+    assert!(t.contains("101 filtered out"), "{t}");
+}
+
+/// A wrong key gets the node's (or the relay's) decoy page on the probe: the run stops before
+/// any case with a setup error naming the key to compare, and the page is shown as text.
+#[test]
+fn a_wrong_key_stops_at_the_probe_and_names_the_fix() {
+    let (rt, url) = start(false);
+    let out = conform(&["node", "--url", &url, "--key", "WRONG", "--profile", "fast"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("nginx's 404 page"), "{t}");
+    assert!(
+        t.contains("compare --key (or SEQTUN_KEY) with the node's TUNNEL_AUTH_KEY"),
+        "{t}"
+    );
+    assert!(!t.contains("running") && !t.contains("hex"), "{t}");
+    let mut cfg = seqtun_relay::RelayConfig::new(url, KEY, "relay-key");
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    let relay = rt.block_on(seqtun_relay::spawn(cfg)).unwrap();
+    let out = conform(&[
+        "node",
+        "--relay-url",
+        &relay.url_for("dep1"),
+        "--key",
+        "WRONG",
+        "--profile",
+        "fast",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("the Apps Script decoy page"), "{t}");
+    assert!(
+        t.contains("compare --key with the relay script's key"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -2,31 +2,13 @@
 //! the reference client's real binary, and a client that answers every case with exit code 89.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::support::{conform, count, report, text};
 
 /// The `seqtun-client` binary, built if this test run has not built it yet (`cargo test -p
 /// seqtun-conform` alone does not build other packages' binaries).
 fn client_binary() -> PathBuf {
-    let conform = PathBuf::from(env!("CARGO_BIN_EXE_seqtun-conform"));
-    let bin = conform.with_file_name(format!("seqtun-client{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "seqtun-client",
-                "--bin",
-                "seqtun-client",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build seqtun-client");
-    }
-    assert!(bin.exists(), "{} is missing after the build", bin.display());
-    bin
+    crate::console::binary("seqtun-client")
 }
 
 #[test]
@@ -94,4 +76,26 @@ fn a_client_that_exits_89_is_unsupported_not_failed() {
     let r = report(&json);
     assert_eq!(count(&r, "fail"), 0, "{t}");
     assert!(count(&r, "unsupported") >= 5, "{t}");
+}
+
+/// A client that does not start fails the probe: a setup error (exit 2) saying what happened,
+/// not one failed case per vector.
+#[test]
+fn a_client_that_does_not_start_stops_the_run_at_the_probe() {
+    let out = conform(&[
+        "client",
+        "--cmd",
+        "echo boom >&2; exit 3 # {socks}",
+        "--profile",
+        "fast",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(
+            "exited (exit status: 3) without printing a `listening on` line; its stderr ends: boom"
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("\nrunning "), "{t}");
 }

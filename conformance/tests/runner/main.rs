@@ -3,7 +3,12 @@
 
 mod cli;
 mod client_cmd;
+mod console;
+mod hostile;
+mod html;
 mod matrix;
 mod mutants;
+mod processes;
+mod reports;
 mod standins;
 mod support;

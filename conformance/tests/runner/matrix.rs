@@ -134,23 +134,33 @@ fn a_cell_that_cannot_finish_in_time_is_a_timeout_not_a_hang() {
     );
 }
 
-/// The main job with every case skipped still runs the matrix, prints it last and adds it to
-/// the JSON report.
+/// `--matrix-only` runs the matrix without the cases, prints it and adds it to the JSON and
+/// HTML reports (the page is rendered in headless Chromium).
 #[test]
-fn the_main_job_prints_the_matrix_last_and_reports_it() {
+fn the_main_job_prints_the_matrix_and_reports_it() {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let out = conform(&["--skip", "/", "--report-json", json.to_str().unwrap()]);
+    let (json, html) = (dir.path().join("r.json"), dir.path().join("r.html"));
+    let out = conform(&[
+        "--matrix-only",
+        "--report-json",
+        json.to_str().unwrap(),
+        "--report-html",
+        html.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let tail: Vec<&str> = stdout.lines().rev().take(12).collect();
-    assert!(tail.contains(&render::TITLE), "{stdout}");
-    assert!(tail[0].contains("must work"), "{stdout}");
+    assert!(stdout.lines().any(|l| l == render::TITLE), "{stdout}");
+    assert!(
+        stdout.contains("* = must work, else the run fails"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("running"), "no case ran: {stdout}");
     let report = report(&json);
     let cells = report["matrix"]["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 12, "{report}");
     assert_eq!(report["matrix"]["broken"], 0);
     assert!(report["cases"].is_array(), "the case report is still there");
+    crate::html::matrix_renders(&html);
 }
 
 /// The break the field run found (seqtun-client's uploads through both deployed nodes), which

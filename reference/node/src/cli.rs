@@ -83,6 +83,10 @@ pub struct Args {
     /// How often idle sessions are reaped (s).
     #[arg(long, env = "SEQTUN_NODE_REAP_INTERVAL_SECS", default_value_t = params::REAP_INTERVAL.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub reap_interval_secs: u64,
+    /// How often idle sessions are reaped, in ms; wins over --reap-interval-secs and may be
+    /// below 1 s (the conformance runner's fast profile uses 250).
+    #[arg(long, env = "SEQTUN_NODE_REAP_INTERVAL_MS", value_parser = positive_u64, help_heading = heading::TIMING)]
+    pub reap_interval_ms: Option<u64>,
     /// Reap TCP sessions idle this long (s).
     #[arg(long, env = "SEQTUN_NODE_TCP_IDLE_SECS", default_value_t = params::TCP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub tcp_idle_secs: u64,
@@ -228,7 +232,9 @@ impl Args {
             read_buf_cap: self.read_buf_cap_bytes,
             udp_queue_limit: self.udp_queue_limit,
             connect_timeout: d(self.connect_timeout_ms),
-            reap_interval: Duration::from_secs(self.reap_interval_secs),
+            reap_interval: self
+                .reap_interval_ms
+                .map_or(Duration::from_secs(self.reap_interval_secs), d),
             tcp_idle_timeout: Duration::from_secs(self.tcp_idle_secs),
             udp_idle_timeout: Duration::from_secs(self.udp_idle_secs),
             single_wait_max: d(self.single_wait_ms),
@@ -335,6 +341,18 @@ mod tests {
         assert_eq!(cfg.health_path.as_deref(), Some("/health"));
         assert!(!cfg.stats_on_main_port && !cfg.stealth);
         assert!(!cfg.legacy && !cfg.diagnostic);
+    }
+
+    #[test]
+    fn the_reap_interval_can_go_below_a_second() {
+        let cfg = parse(&["--key", "k", "--reap-interval-ms", "250"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(cfg.params.reap_interval, Duration::from_millis(250));
+        let cfg = parse(&["--key", "k", "--reap-interval-secs", "2"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(cfg.params.reap_interval, Duration::from_secs(2));
     }
 
     #[test]
