@@ -96,7 +96,7 @@ async fn attack(addr: SocketAddr, stop: Arc<AtomicBool>) -> usize {
             }
         }
         opened += 1;
-        if opened % 50 == 0 {
+        if opened.is_multiple_of(50) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
