@@ -161,9 +161,11 @@ struct Guard<R> {
     depth: usize,
     in_string: bool,
     escaped: bool,
-    /// Length of the current string or bare token at depth 0 or 1.
+    /// Length of the current capped string or bare token at depth 0 or 1.
     token: usize,
     max_token: usize,
+    /// Where the scan is in the envelope's own keys and values.
+    env: EnvelopeScan,
     /// The start of a UTF-8 sequence split across two reads.
     carry: Vec<u8>,
     tripped: Option<ProbeError>,
@@ -180,6 +182,7 @@ impl<R: Read> Guard<R> {
             escaped: false,
             token: 0,
             max_token: MAX_ENVELOPE_TOKEN,
+            env: EnvelopeScan::default(),
             carry: Vec::new(),
             tripped: None,
         }
@@ -225,19 +228,25 @@ impl<R: Read> Guard<R> {
                     self.escaped = false;
                 } else if b == b'\\' {
                     self.escaped = true;
+                    self.env.key_escaped |= self.env.in_key;
                 } else if b == b'"' {
                     self.in_string = false;
                     self.token = 0;
+                    self.env.key_closed();
+                } else if self.env.in_key {
+                    self.env.key_byte(b);
                 }
             } else {
                 match b {
                     b'"' => {
                         self.in_string = true;
                         self.token = 0;
+                        self.env.string_opens(self.depth);
                     }
                     b'{' | b'[' => {
                         self.depth += 1;
                         self.token = 0;
+                        self.env.expect_key = self.depth == 1 && b == b'{';
                         if self.depth > MAX_JSON_DEPTH {
                             return Some(ProbeError::BadJson(format!(
                                 "nested deeper than {MAX_JSON_DEPTH} levels"
@@ -248,11 +257,22 @@ impl<R: Read> Guard<R> {
                         self.depth = self.depth.saturating_sub(1);
                         self.token = 0;
                     }
-                    b',' | b':' | b' ' | b'\t' | b'\r' | b'\n' => self.token = 0,
+                    b',' | b':' => {
+                        self.token = 0;
+                        if self.depth == 1 {
+                            self.env.separator(b);
+                        }
+                    }
+                    b' ' | b'\t' | b'\r' | b'\n' => self.token = 0,
                     _ => {}
                 }
             }
-            if self.depth <= 1 && (self.in_string || !b.is_ascii_whitespace()) {
+            let counted = if self.in_string {
+                self.env.string_capped
+            } else {
+                !b.is_ascii_whitespace()
+            };
+            if self.depth <= 1 && counted {
                 self.token += 1;
                 if self.token > self.max_token {
                     return Some(ProbeError::BadJson(format!(
@@ -262,6 +282,54 @@ impl<R: Read> Guard<R> {
             }
         }
         None
+    }
+}
+
+/// Which strings directly in the envelope serde_json will buffer, so the guard caps only
+/// those: every field name, and the value of `k` (or of a name written with escapes, which
+/// could spell `k`). The values of other fields are skipped unbuffered, so a client may pad its
+/// envelope with an unknown field of any size (§3.3; vector
+/// `node/transport/accepts-a-2-mib-body` pads with 1 MiB).
+#[derive(Default)]
+struct EnvelopeScan {
+    /// The next string at depth 1 is a field name.
+    expect_key: bool,
+    in_key: bool,
+    key_len: usize,
+    key_first: u8,
+    key_escaped: bool,
+    /// The value after the current name is buffered (`k`, or an escaped name).
+    value_kept: bool,
+    /// The string being read counts against the token cap.
+    string_capped: bool,
+}
+
+impl EnvelopeScan {
+    fn string_opens(&mut self, depth: usize) {
+        self.in_key = depth == 1 && self.expect_key;
+        self.string_capped = depth == 0 || self.in_key || (depth == 1 && self.value_kept);
+        if self.in_key {
+            self.key_len = 0;
+            self.key_escaped = false;
+        }
+    }
+
+    fn key_byte(&mut self, b: u8) {
+        if self.key_len == 0 {
+            self.key_first = b;
+        }
+        self.key_len += 1;
+    }
+
+    fn key_closed(&mut self) {
+        if self.in_key {
+            self.in_key = false;
+            self.value_kept = self.key_escaped || (self.key_len == 1 && self.key_first == b'k');
+        }
+    }
+
+    fn separator(&mut self, b: u8) {
+        self.expect_key = b == b',';
     }
 }
 

@@ -71,6 +71,21 @@ fn envelope_tokens_are_capped_but_op_payloads_are_not() {
         "A".repeat(MAX_ENVELOPE_TOKEN * 4)
     );
     assert_eq!(probe_batch(big.as_bytes(), 1 << 20).unwrap().ops, Some(1));
+    // Field names are capped; the value of an unknown field is skipped unbuffered and is not
+    // (a client may pad its envelope, vector node/transport/accepts-a-2-mib-body).
+    let long = "p".repeat(MAX_ENVELOPE_TOKEN * 4);
+    let pad = format!(r#"{{"k":"x","pad":"{long}","ops":[]}}"#);
+    assert_eq!(
+        probe_batch(pad.as_bytes(), 1 << 20).unwrap().k.as_deref(),
+        Some("x")
+    );
+    let name = format!(r#"{{"k":"x","{long}":1,"ops":[]}}"#);
+    assert!(probe_batch(name.as_bytes(), 1 << 20).is_err());
+    // A name written with escapes may spell `k`: its value stays capped.
+    let escaped = format!(r#"{{"\u006b":"{long}","ops":[]}}"#);
+    assert!(probe_batch(escaped.as_bytes(), 1 << 20).is_err());
+    let after_pad = format!(r#"{{"pad":"{long}","k":"{long}","ops":[]}}"#);
+    assert!(probe_batch(after_pad.as_bytes(), 1 << 20).is_err());
 }
 
 #[test]
