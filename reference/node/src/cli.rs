@@ -11,7 +11,9 @@ use seqtun_runtime::{env_bool, heading};
 use seqtun_wire::params::{self, NodeParams};
 use seqtun_wire::replay;
 
-use crate::config::{Faults, NodeConfig};
+use seqtun_runtime::conn::{self, ConnLimits, body::BodyRate};
+
+use crate::config::{DEFAULT_HEALTH_PATH, Faults, NodeConfig};
 use crate::stats::STATS_INTERVAL;
 
 /// Default port when neither `--listen` nor `PORT` is given, as deployed.
@@ -35,10 +37,22 @@ pub struct Args {
     /// Port on 0.0.0.0 when --listen is not given.
     #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT, help_heading = heading::LISTENERS)]
     pub port: u16,
-    /// Serve /stats and /metrics on this address instead of the node's port (e.g.
-    /// 127.0.0.1:9100, to keep them off a public port).
+    /// Serve /stats and /metrics on this address (e.g. 127.0.0.1:9100). They are not on the
+    /// node's port unless --metrics-on-main-port: they name the software.
     #[arg(long, env = "SEQTUN_NODE_METRICS", help_heading = heading::LISTENERS)]
     pub metrics: Option<SocketAddr>,
+    /// Also serve /stats and /metrics on the node's own port (reveals a seqtun node to anyone).
+    #[arg(long, env = "SEQTUN_NODE_METRICS_ON_MAIN_PORT", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::LISTENERS)]
+    pub metrics_on_main_port: bool,
+    /// Path that answers `GET` with `ok` for health checks; empty hides it. Default /health,
+    /// none with --stealth (pick an unguessable path there).
+    #[arg(long, env = "SEQTUN_NODE_HEALTH_PATH", help_heading = heading::LISTENERS)]
+    pub health_path: Option<String>,
+    /// Look like nginx to anyone without the key: no /health unless --health-path, and
+    /// malformed bodies, body errors and wrong keys all get nginx pages instead of JSON errors
+    /// (costs clients the `bad json` text they may log).
+    #[arg(long, env = "SEQTUN_NODE_STEALTH", action = ArgAction::SetTrue, value_parser = env_bool(), help_heading = heading::KEYS)]
+    pub stealth: bool,
     /// The key clients or the relay send in `k`. Required; there is no default key.
     #[arg(long, env = "TUNNEL_AUTH_KEY", hide_env_values = true, help_heading = heading::KEYS)]
     pub key: Option<String>,
@@ -86,6 +100,18 @@ pub struct Args {
     /// Single-op `/tunnel` drain: quiet time after the last byte (ms).
     #[arg(long, env = "SEQTUN_NODE_SINGLE_QUIET_MS", default_value_t = ms(params::SINGLE_WAIT_QUIET), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub single_quiet_ms: u64,
+    /// A connection must send its request head within this (ms).
+    #[arg(long, env = "SEQTUN_NODE_HEADER_TIMEOUT_MS", default_value_t = ms(conn::HEADER_TIMEOUT), value_parser = positive_u64, help_heading = heading::TIMING)]
+    pub header_timeout_ms: u64,
+    /// An idle keep-alive connection is closed after this (ms).
+    #[arg(long, env = "SEQTUN_NODE_IDLE_TIMEOUT_MS", default_value_t = ms(conn::IDLE_TIMEOUT), value_parser = positive_u64, help_heading = heading::TIMING)]
+    pub idle_timeout_ms: u64,
+    /// A request body must arrive within this plus its size at --body-min-rate (ms).
+    #[arg(long, env = "SEQTUN_NODE_BODY_TIMEOUT_MS", default_value_t = ms(conn::body::BODY_TIMEOUT), value_parser = positive_u64, help_heading = heading::TIMING)]
+    pub body_timeout_ms: u64,
+    /// The slowest average rate a request body may arrive at, after --body-timeout-ms (bytes/s).
+    #[arg(long, env = "SEQTUN_NODE_BODY_MIN_RATE", default_value_t = conn::body::BODY_MIN_RATE, value_parser = positive_u64, help_heading = heading::TIMING)]
+    pub body_min_rate: u64,
     /// On SIGTERM / Ctrl-C, how long in-flight batches may take to finish (s).
     #[arg(long, env = "SEQTUN_NODE_SHUTDOWN_GRACE_SECS", default_value_t = SHUTDOWN_GRACE.as_secs(), help_heading = heading::TIMING)]
     pub shutdown_grace_secs: u64,
@@ -126,6 +152,16 @@ pub struct Args {
     /// Bytes of replies all sessions hold for retransmits; a reply beyond is not held.
     #[arg(long, env = "SEQTUN_NODE_REPLAY_MAX_NODE_BYTES", default_value_t = replay::REPLAY_MAX_NODE_BYTES, help_heading = heading::LIMITS)]
     pub replay_max_node_bytes: usize,
+    /// Most bytes the node holds for buffers, bodies and replies together.
+    #[arg(long, env = "SEQTUN_NODE_MEMORY_BUDGET_BYTES", default_value_t = params::MEMORY_BUDGET, value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub memory_budget_bytes: usize,
+    /// Share of the memory budget upstream buffers may fill (%, the rest is for bodies and replies).
+    #[arg(long, env = "SEQTUN_NODE_MEMORY_BUFFER_PERCENT", default_value_t = params::MEMORY_BUFFER_PERCENT, value_parser = clap::value_parser!(u8).range(1..=100), help_heading = heading::LIMITS)]
+    pub memory_buffer_percent: u8,
+    /// Most open client connections; at the cap the most stalled one is closed for a new one.
+    /// Default: half the descriptor limit, at most 8192.
+    #[arg(long, env = "SEQTUN_NODE_MAX_CONNECTIONS", value_parser = positive_usize, help_heading = heading::LIMITS)]
+    pub max_connections: Option<usize>,
     /// Seconds between stats lines (0: none).
     #[arg(long, env = "SEQTUN_NODE_STATS_SECS", default_value_t = STATS_INTERVAL.as_secs(), help_heading = heading::LOGGING)]
     pub stats_secs: u64,
@@ -158,6 +194,8 @@ pub enum CliError {
     WrongKeyVariable,
     #[error("empty key: TUNNEL_AUTH_KEY / --key must not be empty")]
     EmptyKey,
+    #[error("--health-path {0:?} must start with / (or be empty to hide the health check)")]
+    HealthPath(String),
 }
 
 fn ms(d: Duration) -> u64 {
@@ -219,13 +257,38 @@ impl Args {
             replay_max_held: self.replay_max_held,
             replay_max_session_bytes: self.replay_max_session_bytes,
             replay_max_node_bytes: self.replay_max_node_bytes,
+            memory_budget: self.memory_budget_bytes,
+            memory_buffer_percent: self.memory_buffer_percent,
         };
+        let health_path = match self.health_path.as_deref() {
+            Some("") => None,
+            Some(path) if !path.starts_with('/') => {
+                return Err(CliError::HealthPath(path.to_owned()));
+            }
+            Some(path) => Some(path.to_owned()),
+            None if self.stealth => None,
+            None => Some(DEFAULT_HEALTH_PATH.to_owned()),
+        };
+        let nofile = conn::fd_limit::current();
         Ok(NodeConfig {
             key,
             diagnostic: self.diagnostic,
             legacy: self.legacy,
             params,
-            stats_on_main_port: self.metrics.is_none(),
+            stats_on_main_port: self.metrics_on_main_port,
+            health_path,
+            stealth: self.stealth,
+            conn: ConnLimits {
+                header_timeout: d(self.header_timeout_ms),
+                idle_timeout: d(self.idle_timeout_ms),
+                max_connections: self
+                    .max_connections
+                    .unwrap_or_else(|| conn::default_max_connections(nofile)),
+                body: BodyRate {
+                    timeout: d(self.body_timeout_ms),
+                    min_rate: self.body_min_rate,
+                },
+            },
             faults: Faults::default(),
         })
     }
@@ -238,7 +301,9 @@ pub fn summary(cfg: &NodeConfig) -> String {
     format!(
         "mode={} diagnostic={} longpoll={} active_drain={} settle={}/{} seq_wait={} \
          seq_max_waiting={} drain_max={} batch_budget={} read_buf_cap={} udp_queue={} \
-         connect_timeout={} idle_tcp={} idle_udp={} max_body={} max_batch_ops={} max_sessions={}",
+         connect_timeout={} idle_tcp={} idle_udp={} max_body={} max_batch_ops={} max_sessions={} \
+         memory_budget={} buffer_share={}% max_connections={} header_timeout={} idle_timeout={} \
+         body_timeout={} body_min_rate={}B/s health={} stealth={} stats_on_main_port={}",
         if cfg.legacy {
             "legacy"
         } else {
@@ -261,6 +326,16 @@ pub fn summary(cfg: &NodeConfig) -> String {
         bytes(p.max_body_bytes),
         p.max_batch_ops,
         p.max_sessions,
+        bytes(p.memory_budget),
+        p.memory_buffer_percent,
+        cfg.conn.max_connections,
+        d(cfg.conn.header_timeout),
+        d(cfg.conn.idle_timeout),
+        d(cfg.conn.body.timeout),
+        cfg.conn.body.min_rate,
+        cfg.health_path.as_deref().unwrap_or("off"),
+        if cfg.stealth { "on" } else { "off" },
+        if cfg.stats_on_main_port { "on" } else { "off" },
     )
 }
 
@@ -276,6 +351,9 @@ mod tests {
     fn defaults_are_node_903() {
         let cfg = parse(&["--key", "k"]).into_config(false).unwrap();
         assert_eq!(cfg.params, NodeParams::default());
+        assert_eq!(cfg.conn.header_timeout, conn::HEADER_TIMEOUT);
+        assert_eq!(cfg.health_path.as_deref(), Some("/health"));
+        assert!(!cfg.stats_on_main_port && !cfg.stealth);
         assert!(!cfg.legacy && !cfg.diagnostic);
     }
 
@@ -322,6 +400,9 @@ mod tests {
     }
 
     #[test]
+    }
+
+    #[test]
     fn replay_flags_reach_the_params_and_0_held_turns_the_feature_off() {
         let cfg = parse(&[
             "--key",
@@ -351,6 +432,24 @@ mod tests {
             "0",
         ];
         assert!(Args::try_parse_from(zero).is_err());
+    }
+
+    #[test]
+    fn stealth_hides_health_unless_a_path_is_given() {
+        let cfg = parse(&["--key", "k", "--stealth"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(cfg.health_path, None);
+        let cfg = parse(&["--key", "k", "--stealth", "--health-path", "/h-3f9a"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(cfg.health_path.as_deref(), Some("/h-3f9a"));
+        let cfg = parse(&["--key", "k", "--health-path", ""])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(cfg.health_path, None);
+        let err = parse(&["--key", "k", "--health-path", "h"]).into_config(false);
+        assert!(matches!(err, Err(CliError::HealthPath(_))));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! What a running node needs to know, independent of how it was started (CLI, tests, the
 //! conformance runner's in-process node).
 
+use seqtun_runtime::conn::ConnLimits;
 use seqtun_wire::params::NodeParams;
+
+/// Where health checks are answered unless `--health-path` says otherwise (as deployed).
+pub const DEFAULT_HEALTH_PATH: &str = "/health";
 
 /// The deliberate divergences a node can have; they live with the rules they change, in
 /// `seqtun_wire::rules`, where `Rules::new` turns each into a decision in one place.
@@ -17,9 +21,16 @@ pub struct NodeConfig {
     /// Behave as a pre-#903 node: no `caps`, `seq` ignored and not echoed (§11.1).
     pub legacy: bool,
     pub params: NodeParams,
-    /// Serve `GET /stats` and `GET /metrics` on the node's own port (off when `--metrics`
-    /// gives them a listener of their own).
+    /// Serve `GET /stats` and `GET /metrics` on the node's own port (`--metrics-on-main-port`).
+    /// Off by default: they name the software, and a public port should not (§1.4).
     pub stats_on_main_port: bool,
+    /// Where `GET` answers `ok` for health checks; `None` hides it (`--health-path`).
+    pub health_path: Option<String>,
+    /// Answer everything that does not carry the right key like nginx, malformed bodies
+    /// included (`--stealth`, §1.4).
+    pub stealth: bool,
+    /// Connection caps and timeouts of the listener (`--header-timeout-ms`, ...).
+    pub conn: ConnLimits,
     /// Deliberate protocol faults: the divergences of the deployed node this one stands in for
     /// (`standin`), or the conformance suite's mutants. The CLI never sets them.
     pub faults: Faults,
@@ -33,7 +44,10 @@ impl NodeConfig {
             diagnostic: false,
             legacy: false,
             params: NodeParams::default(),
-            stats_on_main_port: true,
+            stats_on_main_port: false,
+            health_path: Some(DEFAULT_HEALTH_PATH.into()),
+            stealth: false,
+            conn: ConnLimits::with_defaults(),
             faults: Faults::default(),
         }
     }

@@ -5,19 +5,19 @@
 //! missing `k` reported as a JSON error before the key is checked (wire-reference §1.4).
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use seqtun_wire::BatchResponse;
 use seqtun_wire::params::DEPLOYED_BODY_LIMIT;
 
+use crate::reply_body::ReplyBody;
 use crate::response::{Body, json_response};
 
 /// axum's answer to a body over its limit.
 pub const TOO_LARGE_TEXT: &str = "Failed to buffer the request body: length limit exceeded";
 
 fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()));
+    let mut resp = Response::new(ReplyBody::once(body));
     *resp.status_mut() = status;
     resp
 }

@@ -12,6 +12,9 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod deployed;
+pub mod exchange;
+pub mod memory;
+pub mod reply_body;
 pub mod response;
 pub mod routes;
 pub mod server;
@@ -23,7 +26,7 @@ pub mod tcp;
 pub mod udp;
 pub mod watch;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use seqtun_wire::rules::Rules;
 use seqtun_wire::seq_gate::SeqGate;
@@ -39,11 +42,21 @@ pub struct NodeState {
     pub rules: Rules,
     pub table: table::Table,
     pub stats: stats::NodeStats,
+    /// The connections of the node's listener (caps, timeouts, shedding).
+    pub conns: Arc<seqtun_runtime::conn::Registry>,
 }
 
 impl NodeState {
     pub fn new(cfg: NodeConfig) -> Self {
-        let table = table::Table::new(cfg.params.max_sessions);
+        let p = &cfg.params;
+        let memory = memory::Memory::new(
+            p.memory_budget,
+            p.memory_buffer_percent,
+            seqtun_wire::params::SESSION_MEMORY_FLOOR,
+            p.read_buf_cap,
+        );
+        let table = table::Table::new(p.max_sessions, memory);
+        let conns = seqtun_runtime::conn::Registry::new(cfg.conn.clone());
         let rules = Rules::new(cfg.legacy, &cfg.faults);
         let rules = match cfg.params.replay_limits() {
             Some(_) => rules,
@@ -54,7 +67,13 @@ impl NodeState {
             cfg,
             table,
             stats: stats::NodeStats::default(),
+            conns,
         }
+    }
+
+    /// The node-wide memory budget (§5.6).
+    pub fn memory(&self) -> &Arc<memory::Memory> {
+        &self.table.memory
     }
 
     /// The counters now (`GET /stats`, the stats line, `/metrics`).

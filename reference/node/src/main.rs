@@ -22,6 +22,16 @@ async fn main() -> ExitCode {
         eprintln!("seqtun-node: {e}");
         return ExitCode::from(2);
     }
+    match seqtun_runtime::conn::fd_limit::raise() {
+        Ok(l) => tracing::info!(
+            before = l.before,
+            soft = l.soft,
+            hard = l.hard,
+            "file descriptor limit: {} (soft raised to the hard limit)",
+            l.soft
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not read the file descriptor limit"),
+    }
     let listen = args.listen_addr();
     let cfg = match args.into_config(std::env::var_os("MHRV_AUTH_KEY").is_some()) {
         Ok(cfg) => cfg,

@@ -1,16 +1,18 @@
-//! How the node answers over HTTP: JSON replies, and a server header and 404 that look like the
-//! nginx deployed nodes sit behind, so a probe learns nothing. The routes and the deployed
-//! stand-in answers (`deployed`) both use these, so they sit below both.
+//! How the node answers over HTTP: JSON replies, and a server header, header order and error
+//! pages that look like the nginx deployed nodes sit behind, so a probe learns nothing (§1.4).
+//! The routes and the deployed stand-in answers (`deployed`) both use these, so they sit below
+//! both. Bodies are [`ReplyBody`]s, so an answer can stay charged to the memory budget while
+//! hyper holds it (§5.6).
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::CONTENT_TYPE;
+use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::auth::NGINX_404;
+use crate::reply_body::ReplyBody;
 
-pub type Body = Full<Bytes>;
+pub type Body = ReplyBody;
 
 pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     match serde_json::to_vec(value) {
@@ -33,14 +35,21 @@ pub(crate) fn respond(
     content_type: &str,
     body: impl Into<Bytes>,
 ) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()));
+    with_headers(status, content_type, ReplyBody::once(body))
+}
+
+/// `Server: nginx` first, then the content type, in the order nginx sends them.
+pub(crate) fn with_headers(
+    status: StatusCode,
+    content_type: &str,
+    body: ReplyBody,
+) -> Response<Body> {
+    let mut resp = Response::new(body);
     *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(SERVER, HeaderValue::from_static("nginx"));
     if let Ok(value) = content_type.parse() {
         resp.headers_mut().insert(CONTENT_TYPE, value);
     }
-    resp.headers_mut().insert(
-        hyper::header::SERVER,
-        hyper::header::HeaderValue::from_static("nginx"),
-    );
     resp
 }

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use seqtun_runtime::conn::io::TrackedIo;
+use seqtun_runtime::conn::{self, Closed};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -78,19 +78,33 @@ async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(admitted) = state.conns.admit() else {
+                        // Every connection is busy answering: this one waits its turn by
+                        // being closed (the client retries), not by exhausting descriptors.
+                        tracing::debug!(%peer, "connection refused: every connection is busy (raise --max-connections)");
+                        continue;
+                    };
                     let state = Arc::clone(&state);
                     let watcher = graceful.watcher();
                     conns.spawn(async move {
-                        let service = service_fn(move |req| routes::handle(Arc::clone(&state), req));
-                        let builder = auto::Builder::new(TokioExecutor::new());
-                        let conn = builder.serve_connection(TokioIo::new(stream), service);
-                        if let Err(e) = watcher.watch(conn).await {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        let tracked = Arc::clone(&admitted.state);
+                        let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&tracked)));
+                        let handler = {
+                            let state = Arc::clone(&state);
+                            move |req| routes::handle(Arc::clone(&state), req)
+                        };
+                        let service = conn::track(tracked, handler);
+                        let conn = http1_builder().serve_connection(io, service);
+                        match state.conns.run(&admitted, watcher.watch(conn)).await {
+                            Some(Closed::Shed) => tracing::debug!(%peer, "stalled connection shed at the connection cap"),
+                            Some(Closed::TimedOut(phase)) => tracing::debug!(%peer, phase = phase.name(), "connection timed out"),
+                            None => {}
                         }
                     });
                 }
                 Err(e) => {
-                    // Usually EMFILE; back off briefly instead of spinning.
+                    // EMFILE should not happen below --max-connections; back off briefly
+                    // instead of spinning if it does.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -120,6 +134,15 @@ async fn serve(
         }
     }
     conns.shutdown().await;
+}
+
+/// HTTP/1 only, with nginx's header case: the node imitates an nginx that speaks no h2c
+/// (§1.4), and no client of the protocol uses HTTP/2.
+fn http1_builder() -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    // The header timeout is the connection registry's (--header-timeout-ms), not hyper's.
+    b.header_read_timeout(None).title_case_headers(true);
+    b
 }
 
 async fn reap_forever(state: Arc<NodeState>) {

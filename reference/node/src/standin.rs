@@ -84,6 +84,7 @@ impl Deployed {
         p.max_batch_ops = OUT_OF_REACH;
         p.max_sessions = OUT_OF_REACH;
         p.read_buf_cap = OUT_OF_REACH;
+        p.memory_budget = OUT_OF_REACH;
     }
 
     /// A stand-in with the deployed node's own defaults, long-poll included.

@@ -18,7 +18,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use seqtun_runtime::conn::ConnSnapshot;
+
 use crate::NodeState;
+use crate::memory::MemorySnapshot;
 use crate::table::Census;
 
 /// How often the stats line is logged by default.
@@ -72,6 +75,7 @@ pub struct NodeStats {
     /// Batches, ops and bytes each way per second over the last minute, for `/stats`.
     rates: Rates<4>,
     unauthorized: AtomicU64,
+    orphans_closed: AtomicU64,
 }
 
 impl Default for NodeStats {
@@ -89,6 +93,7 @@ impl Default for NodeStats {
             seq_waits: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            orphans_closed: AtomicU64::new(0),
             rates: Rates::new(std::time::Instant::now()),
         }
     }
@@ -107,6 +112,11 @@ impl NodeStats {
     pub fn batch(&self, ops: &[Op]) -> Vec<OpKind<'static>> {
         bump(&self.batches, 1);
         ops.iter().map(|op| self.op(op)).collect()
+    }
+
+    /// Sessions closed because the request that opened them lost its answer (§5.1).
+    pub fn orphans_closed(&self, n: usize) {
+        bump(&self.orphans_closed, n as u64);
     }
 
     /// A single-op `/tunnel` request with a good key.
@@ -205,6 +215,9 @@ impl NodeStats {
             seq_waits: get(&self.seq_waits),
             preemptions: get(&self.preemptions),
             unauthorized: get(&self.unauthorized),
+            orphans_closed: get(&self.orphans_closed),
+            memory: state.memory().snapshot(),
+            connections: state.conns.snapshot(),
         }
     }
 }
@@ -230,6 +243,12 @@ pub struct NodeSnapshot {
     pub seq_waits: u64,
     pub preemptions: u64,
     pub unauthorized: u64,
+    /// Sessions closed because their request lost its answer (§5.1).
+    pub orphans_closed: u64,
+    /// The memory budget and what uses it (§5.6).
+    pub memory: MemorySnapshot,
+    /// The listener's connections: open, cap, timeouts and shedding.
+    pub connections: ConnSnapshot,
 }
 
 impl NodeSnapshot {
@@ -249,7 +268,7 @@ impl NodeSnapshot {
         let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs.max(0.001);
         let l = &self.live;
         format!(
-            "sessions {} live (tcp {} pipelined, {} legacy, {} new; udp {}), opened {} tcp / {} udp, up {} B, down {} B, buffered {} B, batches {:.1}/s, ops {:.1}/s, seq waits {}, preemptions {}, replies {} data / {} empty / {} eof / {} error, unauthorized {}",
+            "sessions {} live (tcp {} pipelined, {} legacy, {} new; udp {}), opened {} tcp / {} udp, up {} B, down {} B, buffered {} B, memory {} of {} B (peak {} B, {} bodies refused), connections {} of {} ({} shed, {} timed out), batches {:.1}/s, ops {:.1}/s, seq waits {}, preemptions {}, replies {} data / {} empty / {} eof / {} error, unauthorized {}",
             l.tcp_pipelined + l.tcp_legacy + l.tcp_new + l.udp,
             l.tcp_pipelined,
             l.tcp_legacy,
@@ -260,6 +279,16 @@ impl NodeSnapshot {
             self.bytes_up,
             self.bytes_down,
             l.buffered_bytes,
+            self.memory.used,
+            self.memory.budget,
+            self.memory.peak,
+            self.memory.refused_bodies,
+            self.connections.open,
+            self.connections.max,
+            self.connections.shed,
+            self.connections.header_timeouts
+                + self.connections.idle_timeouts
+                + self.connections.body_timeouts,
             rate(self.batches, prev.batches),
             rate(self.ops_total(), prev.ops_total()),
             self.seq_waits,
@@ -382,6 +411,76 @@ impl NodeSnapshot {
                 "unauthorized",
                 "Requests with a wrong or missing key.",
                 self.unauthorized,
+            ),
+            Family::counter(
+                "orphans_closed",
+                "Sessions closed because the request that opened them lost its answer.",
+                self.orphans_closed,
+            ),
+            Family::gauge(
+                "memory_budget_bytes",
+                "The node-wide memory budget (--memory-budget-bytes).",
+                self.memory.budget as f64,
+            ),
+            Family::labelled(
+                "memory_used_bytes",
+                "Bytes charged to the memory budget, by use.",
+                Kind::Gauge,
+                labelled(
+                    &[
+                        ("buffers", self.memory.buffers),
+                        ("udp", self.memory.udp),
+                        ("bodies", self.memory.bodies),
+                        ("replies", self.memory.replies),
+                        ("held", self.memory.held),
+                    ],
+                    "use",
+                ),
+            ),
+            Family::gauge(
+                "memory_peak_bytes",
+                "Most bytes ever charged to the memory budget at once.",
+                self.memory.peak as f64,
+            ),
+            Family::counter(
+                "memory_refused_bodies",
+                "Request bodies refused with 503 because the memory budget was spent.",
+                self.memory.refused_bodies,
+            ),
+            Family::counter(
+                "memory_paused_reads",
+                "Times a session's upstream reads paused on a full budget or fair share.",
+                self.memory.paused_reads,
+            ),
+            Family::counter(
+                "memory_dropped_datagrams",
+                "UDP datagrams dropped because the memory budget's buffer pool was full.",
+                self.memory.dropped_datagrams,
+            ),
+            Family::gauge(
+                "connections_open",
+                "Open connections on the node's listener.",
+                self.connections.open as f64,
+            ),
+            Family::gauge(
+                "connections_max",
+                "The connection cap (--max-connections).",
+                self.connections.max as f64,
+            ),
+            Family::labelled(
+                "connections_closed",
+                "Connections the node closed, by reason.",
+                Kind::Counter,
+                labelled(
+                    &[
+                        ("header_timeout", self.connections.header_timeouts),
+                        ("idle_timeout", self.connections.idle_timeouts),
+                        ("body_timeout", self.connections.body_timeouts),
+                        ("shed", self.connections.shed),
+                        ("refused", self.connections.refused),
+                    ],
+                    "reason",
+                ),
             ),
         ]
     }

@@ -11,15 +11,42 @@ use tokio::time::Instant;
 
 use serde::Serialize;
 
+use crate::exchange;
 use crate::lock;
+use crate::memory::{Charge, Class, Memory, Spent};
 use crate::tcp::{Dialect, TcpSession};
 use crate::udp::UdpSession;
 
-/// The node-wide session limit was reached; the text names the flag that raises it.
+/// Why no new session may open; the text names the flag that raises the limit.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("session limit reached ({limit} live sessions; raise --max-sessions)")]
-pub struct SessionLimit {
-    pub limit: usize,
+pub enum SessionLimit {
+    #[error("session limit reached ({limit} live sessions; raise --max-sessions)")]
+    Sessions { limit: usize },
+    /// The memory budget cannot guarantee the new session its floor (§5.6).
+    #[error("{0}")]
+    Memory(#[from] Spent),
+}
+
+/// A claim on one live session: a slot under `--max-sessions` and the session's guaranteed
+/// share of the memory budget. Both are given back when the session (which keeps it) drops.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    floor: Option<Charge>,
+    memory: Arc<Memory>,
+}
+
+impl Slot {
+    pub fn memory(&self) -> &Arc<Memory> {
+        &self.memory
+    }
+
+    /// The floor charge, to become the session buffer's charge.
+    pub fn take_floor(&mut self) -> Charge {
+        self.floor
+            .take()
+            .unwrap_or_else(|| self.memory.charge(Class::Buffers))
+    }
 }
 
 /// Live sessions by kind and dialect, and the bytes they hold for clients (stats).
@@ -40,16 +67,18 @@ pub struct Table {
     limit: usize,
     /// Bytes of replies all sessions hold for retransmits (§7.10).
     held_replies: AtomicUsize,
+    pub memory: Arc<Memory>,
 }
 
 impl Table {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(limit: usize, memory: Arc<Memory>) -> Self {
         Self {
             tcp: Mutex::new(HashMap::new()),
             udp: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(limit)),
             limit,
             held_replies: AtomicUsize::new(0),
+            memory,
         }
     }
 
@@ -72,18 +101,30 @@ impl Table {
     }
 
     /// Claims a slot for a session about to be created; the slot is freed when the session
-    /// (which keeps the permit) is dropped, or right away if creation fails.
-    pub fn reserve(&self) -> Result<OwnedSemaphorePermit, SessionLimit> {
-        Arc::clone(&self.slots)
+    /// (which keeps it) is dropped, or right away if creation fails.
+    pub fn reserve(&self) -> Result<Slot, SessionLimit> {
+        let permit = Arc::clone(&self.slots)
             .try_acquire_owned()
-            .map_err(|_| SessionLimit { limit: self.limit })
+            .map_err(|_| SessionLimit::Sessions { limit: self.limit })?;
+        let floor = self
+            .memory
+            .try_charge(Class::Buffers, self.memory.floor())?;
+        Ok(Slot {
+            _permit: permit,
+            floor: Some(floor),
+            memory: Arc::clone(&self.memory),
+        })
     }
 
+    /// Registers a new session; the current exchange remembers it, so it can be closed if the
+    /// answer naming it never goes out.
     pub fn insert_tcp(&self, s: Arc<TcpSession>) {
+        exchange::created(&s.sid);
         lock(&self.tcp).insert(s.sid.clone(), s);
     }
 
     pub fn insert_udp(&self, s: Arc<UdpSession>) {
+        exchange::created(&s.sid);
         lock(&self.udp).insert(s.sid.clone(), s);
     }
 

@@ -15,17 +15,22 @@ use seqtun_wire::seq_gate::SeqGate;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use crate::exchange;
 use crate::lock;
+use crate::memory::{Charge, Class, SessionCount};
+use crate::table::Slot;
 
-#[derive(Default)]
 struct Inbox {
     buf: BytesMut,
     /// The upstream closed or failed; nothing more will arrive.
     done: bool,
+    /// What the buffer costs the node's memory budget: at least the session's floor, at most
+    /// the buffered bytes plus one read in progress (§5.6).
+    charge: Charge,
 }
 
 /// Why an uplink write did not happen.
@@ -58,7 +63,8 @@ pub struct TcpSession {
     reader: Mutex<Option<AbortHandle>>,
     /// The dialect its first data op showed (stats only): see [`Dialect`].
     dialect: AtomicU8,
-    _permit: OwnedSemaphorePermit,
+    _counted: SessionCount,
+    _slot: Slot,
 }
 
 /// Which dialect a TCP session's client speaks, as far as the node can tell: known from the
@@ -77,13 +83,19 @@ impl TcpSession {
         stream: TcpStream,
         cap: usize,
         gate: SeqGate,
-        permit: OwnedSemaphorePermit,
+        mut slot: Slot,
     ) -> Arc<Self> {
         let (rd, wr) = stream.into_split();
+        let charge = slot.take_floor();
+        let counted = charge.memory().tcp_session();
         let session = Arc::new(Self {
             sid,
             writer: tokio::sync::Mutex::new(Some(wr)),
-            inbox: Mutex::new(Inbox::default()),
+            inbox: Mutex::new(Inbox {
+                buf: BytesMut::new(),
+                done: false,
+                charge,
+            }),
             cap,
             readable: Notify::new(),
             space: Notify::new(),
@@ -95,7 +107,8 @@ impl TcpSession {
             closed: AtomicBool::new(false),
             reader: Mutex::new(None),
             dialect: AtomicU8::new(Dialect::New as u8),
-            _permit: permit,
+            _counted: counted,
+            _slot: slot,
         });
         let task = tokio::spawn(Arc::clone(&session).read_loop(rd));
         *lock(&session.reader) = Some(task.abort_handle());
@@ -105,29 +118,68 @@ impl TcpSession {
     async fn read_loop(self: Arc<Self>, mut rd: OwnedReadHalf) {
         let mut chunk = vec![0u8; TCP_READ_CHUNK];
         loop {
-            let room = loop {
-                let space = self.space.notified();
-                let room = self.cap.saturating_sub(lock(&self.inbox).buf.len());
-                if room > 0 {
-                    break room;
-                }
-                space.await;
-            };
-            let want = room.min(chunk.len());
-            match rd.read(&mut chunk[..want]).await {
+            let want = self.room(chunk.len()).await;
+            let n = match rd.read(&mut chunk[..want]).await {
                 Ok(0) => break,
-                Ok(n) => {
-                    lock(&self.inbox).buf.extend_from_slice(&chunk[..n]);
-                    self.readable.notify_waiters();
-                }
+                Ok(n) => n,
                 Err(e) => {
                     tracing::debug!(sid = %self.sid, error = %e, "upstream read failed");
                     break;
                 }
-            }
+            };
+            let mut inbox = lock(&self.inbox);
+            inbox.buf.extend_from_slice(&chunk[..n]);
+            let keep = inbox.buf.len().max(inbox.charge.memory().floor());
+            inbox.charge.shrink_to(keep);
+            drop(inbox);
+            self.readable.notify_waiters();
         }
         lock(&self.inbox).done = true;
         self.readable.notify_waiters();
+    }
+
+    /// Waits until the session may read, and charges the budget for it: up to `chunk` bytes
+    /// within the session's floor, else within the session cap, its fair share and the
+    /// budget's buffer pool (§5.2, §5.6). Returns how many bytes to read.
+    async fn room(&self, chunk: usize) -> usize {
+        let mem = Arc::clone(lock(&self.inbox).charge.memory());
+        let mut paused = false;
+        let mut share_limited;
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            let freed = mem.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let want = {
+                let mut inbox = lock(&self.inbox);
+                let buffered = inbox.buf.len();
+                let covered = inbox.charge.bytes().saturating_sub(buffered);
+                let share = self.cap.min(mem.fair_share()).max(mem.floor());
+                share_limited = share < self.cap;
+                let room = share
+                    .saturating_sub(buffered)
+                    .min(self.cap.saturating_sub(buffered));
+                if covered > 0 && room > 0 {
+                    return covered.min(room).min(chunk);
+                }
+                let want = room.min(chunk);
+                if want > 0 && inbox.charge.try_grow(want, mem.buffer_limit()).is_ok() {
+                    return want;
+                }
+                want
+            };
+            // Paused by the budget (its pool or the fair share), not by the session's own cap.
+            if (want > 0 || share_limited) && !paused {
+                paused = true;
+                mem.paused_reads.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::select! {
+                () = space => {}
+                () = freed => {}
+            }
+        }
     }
 
     /// Records the dialect of the session's first data op; later ops do not change it.
@@ -174,11 +226,20 @@ impl TcpSession {
 
     /// Takes up to `allowance` bytes; `eof` only when the buffer is emptied after the upstream
     /// finished.
+    /// The drained bytes stay charged to the budget until the current exchange's answer is
+    /// written (§5.6).
     pub fn drain(&self, allowance: usize) -> (Bytes, bool) {
         let (bytes, eof) = {
             let mut inbox = lock(&self.inbox);
             let plan = plan_drain(inbox.buf.len(), inbox.done, allowance);
-            (inbox.buf.split_to(plan.take).freeze(), plan.eof)
+            let bytes = inbox.buf.split_to(plan.take).freeze();
+            let floor = inbox.charge.memory().floor();
+            let keep = inbox.buf.len().max(floor);
+            let moved = inbox.charge.bytes().saturating_sub(keep);
+            let mut held = inbox.charge.split_into(moved, Class::Replies);
+            held.force_grow(bytes.len().saturating_sub(moved));
+            exchange::hold(held);
+            (bytes, plan.eof)
         };
         if !bytes.is_empty() {
             self.space.notify_one();
@@ -216,7 +277,14 @@ impl TcpSession {
         if let Some(reader) = lock(&self.reader).take() {
             reader.abort();
         }
-        lock(&self.inbox).done = true;
+        {
+            // Closed means discarded: the buffer's memory goes back now, not when the last
+            // reference to the session drops.
+            let mut inbox = lock(&self.inbox);
+            inbox.done = true;
+            inbox.buf = BytesMut::new();
+            inbox.charge.shrink_to(0);
+        }
         self.readable.notify_waiters();
         self.preempt.notify_waiters();
         self.turn_passed.notify_waiters();

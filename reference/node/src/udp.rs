@@ -2,25 +2,30 @@
 //! datagram queue that drops the oldest when full (§8).
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use seqtun_wire::params::UDP_RECV_BUF_BYTES;
 use tokio::net::UdpSocket;
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use crate::exchange;
 use crate::lock;
+use crate::memory::{Charge, Class};
+use crate::table::Slot;
 
 /// Log the first dropped datagram and then every this many.
 const DROP_LOG_STRIDE: u64 = 100;
 
-#[derive(Default)]
 struct Queue {
     pkts: VecDeque<Bytes>,
     done: bool,
     dropped: u64,
+    /// The queued datagrams' cost to the memory budget (§5.6).
+    charge: Charge,
 }
 
 pub struct UdpSession {
@@ -31,7 +36,7 @@ pub struct UdpSession {
     pub readable: Notify,
     last_active: Mutex<Instant>,
     reader: Mutex<Option<AbortHandle>>,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 impl UdpSession {
@@ -40,21 +45,22 @@ impl UdpSession {
         lock(&self.queue).pkts.iter().map(Bytes::len).sum()
     }
 
-    pub fn start(
-        sid: String,
-        socket: UdpSocket,
-        limit: usize,
-        permit: OwnedSemaphorePermit,
-    ) -> Arc<Self> {
+    pub fn start(sid: String, socket: UdpSocket, limit: usize, slot: Slot) -> Arc<Self> {
+        let charge = slot.memory().charge(Class::Udp);
         let session = Arc::new(Self {
             sid,
             socket: Arc::new(socket),
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                pkts: VecDeque::new(),
+                done: false,
+                dropped: 0,
+                charge,
+            }),
             limit,
             readable: Notify::new(),
             last_active: Mutex::new(Instant::now()),
             reader: Mutex::new(None),
-            _permit: permit,
+            _slot: slot,
         });
         let task = tokio::spawn(Arc::clone(&session).recv_loop());
         *lock(&session.reader) = Some(task.abort_handle());
@@ -69,13 +75,25 @@ impl UdpSession {
                 Ok(n) => {
                     self.touch();
                     let mut q = lock(&self.queue);
-                    if q.pkts.len() >= self.limit {
-                        q.pkts.pop_front();
+                    if q.pkts.len() >= self.limit
+                        && let Some(old) = q.pkts.pop_front()
+                    {
+                        q.charge.shrink(old.len());
                         q.dropped += 1;
                         if q.dropped % DROP_LOG_STRIDE == 1 {
                             tracing::info!(sid = %self.sid, dropped = q.dropped, limit = self.limit,
                                 "udp queue full, dropping oldest datagrams");
                         }
+                    }
+                    let pool = q.charge.memory().buffer_limit();
+                    if q.charge.try_grow(n, pool).is_err() {
+                        // The budget's buffer pool is full: this datagram is lost, as one
+                        // arriving at a full queue would be (§5.6).
+                        q.charge
+                            .memory()
+                            .dropped_datagrams
+                            .fetch_add(1, Ordering::Relaxed);
+                        continue;
                     }
                     q.pkts.push_back(Bytes::copy_from_slice(&buf[..n]));
                     drop(q);
@@ -109,8 +127,11 @@ impl UdpSession {
     }
 
     /// Takes every queued datagram, oldest first; `eof` once the socket failed.
+    /// The datagrams stay charged until the current exchange's answer is written.
     pub fn drain(&self) -> (Vec<Bytes>, bool) {
         let mut q = lock(&self.queue);
+        let n = q.charge.bytes();
+        exchange::hold(q.charge.split_into(n, Class::Replies));
         (q.pkts.drain(..).collect(), q.done)
     }
 
@@ -122,7 +143,11 @@ impl UdpSession {
         if let Some(reader) = lock(&self.reader).take() {
             reader.abort();
         }
-        lock(&self.queue).done = true;
+        let mut q = lock(&self.queue);
+        q.done = true;
+        q.pkts.clear();
+        q.charge.shrink_to(0);
+        drop(q);
         self.readable.notify_waiters();
     }
 }

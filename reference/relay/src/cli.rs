@@ -155,6 +155,8 @@ pub struct Args {
     #[arg(long, env = "SEQTUN_RELAY_PATTERN", help_heading = heading::FAULTS)]
     pub pattern: Option<String>,
     #[command(flatten)]
+    pub conn: conn::ConnArgs,
+    #[command(flatten)]
     pub log: LogArgs,
 }
 
@@ -236,6 +238,8 @@ impl Args {
         cfg.quota_window = Duration::from_secs(self.quota_window_secs);
         cfg.redirect_ttl = Duration::from_millis(self.redirect_ttl_ms);
         cfg.redirect_store_bytes = self.redirect_store_bytes;
+        cfg.conn = self.conn.limits();
+        cfg.max_body_memory_bytes = self.conn.max_body_memory_bytes;
         let source = match (self.script, self.pattern) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(&path)
@@ -322,6 +326,8 @@ pub fn summary(cfg: &RelayConfig) -> String {
         },
     )
 }
+
+pub mod conn;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use seqtun_runtime::conn::ConnLimits;
+
 use crate::faults::{FaultPlan, PlanError};
 use crate::limits::{self, Limits};
 use crate::node_client::NodeUrlError;
@@ -30,6 +32,10 @@ pub struct RelayConfig {
     pub limits: Limits,
     pub deployment_limits: BTreeMap<String, Limits>,
     pub max_request_bytes: usize,
+    /// Most request-body bytes held at once across all calls.
+    pub max_body_memory_bytes: usize,
+    /// Connection caps and timeouts of the listener.
+    pub conn: ConnLimits,
     pub fetch_timeout: Duration,
     pub max_deployments: usize,
     /// How long a deployment's daily quota lasts before it refills.
@@ -83,6 +89,8 @@ impl RelayConfig {
             limits: Limits::default(),
             deployment_limits: BTreeMap::new(),
             max_request_bytes: limits::MAX_REQUEST_BYTES,
+            max_body_memory_bytes: limits::MAX_BODY_MEMORY_BYTES,
+            conn: ConnLimits::with_defaults(),
             fetch_timeout: limits::FETCH_TIMEOUT,
             max_deployments: limits::MAX_DEPLOYMENTS,
             quota_window: limits::QUOTA_WINDOW,

@@ -13,8 +13,10 @@
 //! from the wire crate: op names, `UNSUPPORTED_OP` and the decoy sentence.
 
 use seqtun_wire::{CODE_UNSUPPORTED_OP, OpKind};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::js_json::probe::Top;
 use crate::js_json::{self, JsObject, JsValue};
 use crate::pages::DIAG_UNAUTHORIZED;
 
@@ -82,6 +84,22 @@ impl Script {
     /// Runs `doPost` up to the node fetch. `strip_unknown` drops op fields outside
     /// [`LEGACY_OP_FIELDS`] on the batch path.
     pub fn run(&self, body: &[u8], strip_unknown: bool) -> Outcome {
+        // The same decisions in the same order as below, made without building the body's
+        // values: a request without the key costs its raw bytes and nothing more.
+        match js_json::probe::probe(body) {
+            Err(e) => return Outcome::Answer(self.exception(&e.to_string())),
+            Ok(Top::NotObject) => {
+                return Outcome::Answer(
+                    self.exception("TypeError: request body is not a JSON object"),
+                );
+            }
+            Ok(Top::Object { k }) => {
+                let k = k.map(JsValue::String);
+                if !self.key_matches(k.as_ref()) {
+                    return Outcome::Answer(self.unauthorized());
+                }
+            }
+        }
         let req = match js_json::parse(body) {
             Ok(v) => v,
             Err(e) => return Outcome::Answer(self.exception(&e.to_string())),
@@ -90,11 +108,7 @@ impl Script {
             return Outcome::Answer(self.exception("TypeError: request body is not a JSON object"));
         };
         if !self.key_matches(req.get("k")) {
-            return Outcome::Answer(if self.diagnostic {
-                Answer::Json(DIAG_UNAUTHORIZED.into())
-            } else {
-                Answer::Decoy
-            });
+            return Outcome::Answer(self.unauthorized());
         }
         let t = match req.get("t") {
             Some(t) if t.is_truthy() => t,
@@ -127,6 +141,15 @@ impl Script {
         }
     }
 
+    /// A wrong key: the decoy, or `unauthorized` when diagnosing.
+    fn unauthorized(&self) -> Answer {
+        if self.diagnostic {
+            Answer::Json(DIAG_UNAUTHORIZED.into())
+        } else {
+            Answer::Decoy
+        }
+    }
+
     /// The node's answer to a fetch: its body verbatim on 200, else an error naming the status.
     pub fn node_reply(&self, route: Route, status: u16, body: String) -> Answer {
         if status == 200 {
@@ -139,10 +162,14 @@ impl Script {
         Answer::Json(error_json(&format!("{what} HTTP {status}")))
     }
 
-    /// `req.k === RELAY_KEY`, in constant time.
+    /// `req.k === RELAY_KEY`, comparing SHA-256 digests in constant time, so neither the
+    /// content nor the length of the key shows in the time taken.
     fn key_matches(&self, k: Option<&JsValue>) -> bool {
-        k.and_then(JsValue::as_str)
-            .is_some_and(|k| bool::from(k.as_bytes().ct_eq(self.relay_key.as_bytes())))
+        k.and_then(JsValue::as_str).is_some_and(|k| {
+            let a = Sha256::digest(k.as_bytes());
+            let b = Sha256::digest(self.relay_key.as_bytes());
+            bool::from(a.as_slice().ct_eq(b.as_slice()))
+        })
     }
 
     /// `{k: NODE_KEY, ops: req.ops || []}`.

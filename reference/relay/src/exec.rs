@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
+use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Response, StatusCode};
+use seqtun_runtime::conn::body::{BodyError, BodyLimits, ConnHandle, read_body};
 
 use crate::dialect::{Answer, Fetch, Outcome, Route};
 use crate::faults::{Action, DuplicateReply};
@@ -31,28 +32,51 @@ pub async fn post(
     dep: &Deployment,
     body: Incoming,
     host: Option<String>,
+    conn: Option<ConnHandle>,
 ) -> Result<Response<Body>, Dropped> {
     let call = state.next_call();
     let decision = state.cfg.faults.decide(call);
     let action = decision.action.clone();
+    // Google's front end refuses a call over the concurrency limit before anything of it is
+    // read, so a refused call holds no body.
+    let Some(_slot) = dep.try_slot() else {
+        state.stats.with(&dep.id, |d| {
+            d.calls += 1;
+            d.over_concurrency += 1;
+        });
+        let page = respond(StatusCode::TOO_MANY_REQUESTS, HTML, pages::TOO_MANY_HTML);
+        return Ok(closing(counted(state, dep, page)));
+    };
     let limit = state.cfg.max_request_bytes;
-    let raw = match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(format!(
+    let lim = BodyLimits {
+        limit,
+        limit_flag: "--max-request-bytes",
+        drain: 0,
+        rate: state.cfg.conn.body,
+    };
+    let mut charge = state.body_memory.charge();
+    let raw = match read_body(body, &lim, conn.as_ref(), &mut charge).await {
+        Ok(raw) => Ok(raw),
+        Err(BodyError::TooLarge { .. }) => Err(format!(
             "request body too large: limit {limit} bytes (raise --max-request-bytes)"
         )),
-        Err(_) => return Err(Dropped::ClientGone),
+        Err(BodyError::Refused(why)) => {
+            tracing::warn!(deployment = %dep.id, "{why}");
+            state.stats.with(&dep.id, |d| d.calls += 1);
+            let page = respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                HTML,
+                pages::server_error_html(503),
+            );
+            return Ok(closing(counted(state, dep, page)));
+        }
+        Err(BodyError::TooSlow { .. } | BodyError::Io(_)) => return Err(Dropped::ClientGone),
     };
     let len = raw.as_ref().map_or(limit, Bytes::len) as u64;
     state.stats.with(&dep.id, |d| {
         d.calls += 1;
         d.bytes_in += len;
     });
-    let Some(_slot) = dep.try_slot() else {
-        state.stats.with(&dep.id, |d| d.over_concurrency += 1);
-        let page = respond(StatusCode::TOO_MANY_REQUESTS, HTML, pages::TOO_MANY_HTML);
-        return Ok(counted(state, dep, page));
-    };
     let _running = Gauge::up(state, dep, |d| &mut d.in_flight);
     // The request's bytes cross the call at the deployment's rate, then the fixed latency.
     let delay = dep.limits.latency
@@ -80,7 +104,11 @@ pub async fn post(
     }
     let answer = match raw {
         Err(too_large) => state.script.exception(&too_large),
-        Ok(raw) => run(state, dep, &raw, &action).await,
+        Ok(raw) => {
+            let answer = run(state, dep, &raw, &action).await;
+            drop((raw, charge));
+            answer
+        }
     };
     if action == Action::DropReply {
         state.stats.fault(action.kind());
@@ -237,6 +265,13 @@ fn deliver(
     if let Ok(value) = location.parse() {
         resp.headers_mut().insert(hyper::header::LOCATION, value);
     }
+    resp
+}
+
+/// The request body was not read: the connection cannot carry another request.
+fn closing(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 

@@ -310,5 +310,7 @@ impl<'de> Visitor<'de> for JsVisitor {
     }
 }
 
+pub mod probe;
+
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@
 //!
 //! Section numbers (`§N.M`) refer to `docs/PROTOCOL.md`.
 
+pub mod body_memory;
 pub mod cli;
 pub mod config;
 pub mod dialect;

@@ -30,6 +30,9 @@ pub const QUOTA_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// seqtun: largest request body the relay reads; Apps Script's own cap is about the same.
 pub const MAX_REQUEST_BYTES: usize = 50 << 20;
+/// seqtun: most request-body bytes the relay holds at once across all calls: the concurrency
+/// limits alone allow 30 calls of 50 MiB per deployment.
+pub const MAX_BODY_MEMORY_BYTES: usize = 256 << 20;
 /// How long the relay waits for the node (`UrlFetchApp`'s timeout is about 60 s).
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// seqtun: most distinct deployment ids the relay keeps state for; more get a 404.

@@ -73,7 +73,10 @@ impl NodeClient {
                 NodeUrlError::Invalid(base)
             });
         }
-        let http = Client::builder(TokioExecutor::new()).build_http();
+        // Idle pooled connections go before the node closes them (its idle timeout is 75 s).
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .build_http();
         Ok(Self { base, http })
     }
 

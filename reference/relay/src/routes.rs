@@ -8,6 +8,8 @@ use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::{Method, Request, Response, StatusCode};
 
+use seqtun_runtime::conn::body::ConnHandle;
+
 use crate::exec;
 use crate::lock;
 use crate::pages;
@@ -31,7 +33,8 @@ pub async fn handle(
                     .get(HOST)
                     .and_then(|h| h.to_str().ok())
                     .map(str::to_owned);
-                exec::post(&state, &dep, req.into_body(), host).await
+                let conn = req.extensions().get::<ConnHandle>().cloned();
+                exec::post(&state, &dep, req.into_body(), host, conn).await
             }
             Method::GET => {
                 // doGet: the relay script answers every GET with the decoy.

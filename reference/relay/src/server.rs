@@ -4,9 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
+use seqtun_runtime::conn::{self, io::TrackedIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -39,6 +38,11 @@ impl RelayHandle {
     /// The counters right now (also served on `GET /stats`).
     pub fn stats(&self) -> StatsSnapshot {
         self.state.stats.snapshot()
+    }
+
+    /// The connection counters right now: open, timed out, shed (`seqtun_runtime::conn`).
+    pub fn connections(&self) -> conn::ConnSnapshot {
+        self.state.conns.snapshot()
     }
 
     /// Stops accepting and drops open connections; returns the final counters.
@@ -80,15 +84,23 @@ async fn serve(listener: TcpListener, state: Arc<RelayState>, mut stopped: watch
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(admitted) = state.conns.admit() else {
+                        tracing::debug!(%peer, "connection refused: every connection is busy (raise --max-connections)");
+                        continue;
+                    };
                     let state = Arc::clone(&state);
                     conns.spawn(async move {
-                        let service = service_fn(move |req| routes::handle(Arc::clone(&state), req));
-                        let io = TokioIo::new(stream);
-                        if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(io, service)
-                            .await
-                        {
-                            tracing::debug!(%peer, error = %e, "connection ended");
+                        let tracked = Arc::clone(&admitted.state);
+                        let io = TokioIo::new(TrackedIo::new(stream, Arc::clone(&tracked)));
+                        let handler = {
+                            let state = Arc::clone(&state);
+                            move |req| routes::handle(Arc::clone(&state), req)
+                        };
+                        let mut builder = hyper::server::conn::http1::Builder::new();
+                        builder.header_read_timeout(None);
+                        let conn = builder.serve_connection(io, conn::track(tracked, handler));
+                        if let Some(why) = state.conns.run(&admitted, conn).await {
+                            tracing::debug!(%peer, ?why, "connection closed by the relay");
                         }
                     });
                 }

@@ -10,6 +10,9 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
+use seqtun_runtime::conn::Registry;
+
+use crate::body_memory::BodyMemory;
 use crate::config::RelayConfig;
 use crate::dialect::Script;
 use crate::limits::{self, Limits, Quota};
@@ -52,6 +55,10 @@ pub struct RelayState {
     pub redirects: Mutex<RedirectStore>,
     /// Node fetches that threw or answered other than 200, for rate-limited logging.
     pub node_failures: AtomicU64,
+    /// Request-body bytes held across all calls.
+    pub body_memory: Arc<BodyMemory>,
+    /// The listener's connections (caps, timeouts, shedding).
+    pub conns: Arc<Registry>,
 }
 
 impl RelayState {
@@ -67,6 +74,8 @@ impl RelayState {
             node,
             stats,
             addr,
+            body_memory: BodyMemory::new(cfg.max_body_memory_bytes),
+            conns: Registry::new(cfg.conn.clone()),
             node_failures: AtomicU64::new(0),
             deployments: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(0),

@@ -13,6 +13,7 @@
 //! - [`heading`]: the `--help` headings every binary groups its flags under.
 
 pub mod completions;
+pub mod conn;
 pub mod env_bool;
 pub mod log;
 pub mod metrics;

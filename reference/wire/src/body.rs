@@ -10,7 +10,7 @@ use std::io::Read as _;
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Why a request body could not be turned into JSON text.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum BodyError {
     /// The gzip stream is corrupt; the reply text keeps the deployed `gzip decode: ` prefix.
     #[error("gzip decode: {0}")]

@@ -21,6 +21,7 @@ pub mod node;
 pub mod op;
 pub mod ops;
 pub mod params;
+pub mod probe;
 pub mod replay;
 pub mod reply;
 pub mod rules;

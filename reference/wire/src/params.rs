@@ -60,6 +60,15 @@ pub const DEPLOYED_BODY_LIMIT: usize = 2 << 20;
 pub const MAX_BATCH_OPS: usize = 1024;
 /// seqtun: most live sessions (TCP and UDP together) per node.
 pub const MAX_SESSIONS: usize = 4096;
+/// seqtun: the node-wide memory budget for buffers, bodies and replies (§5.6): half of a
+/// 1 GiB VPS, leaving the rest to the kernel's socket buffers, the allocator and the system.
+pub const MEMORY_BUDGET: usize = 512 << 20;
+/// seqtun: the share of the memory budget upstream buffers (TCP read buffers, UDP queues) may
+/// fill; the rest is kept for request bodies and replies (§5.6).
+pub const MEMORY_BUFFER_PERCENT: u8 = 75;
+/// seqtun: what every session is guaranteed of the budget, so no session can be starved by
+/// others that filled the pool: one upstream read.
+pub const SESSION_MEMORY_FLOOR: usize = TCP_READ_CHUNK;
 
 /// Every node limit in one value, so tests can shrink them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +97,8 @@ pub struct NodeParams {
     pub replay_max_held: usize,
     pub replay_max_session_bytes: usize,
     pub replay_max_node_bytes: usize,
+    pub memory_budget: usize,
+    pub memory_buffer_percent: u8,
 }
 
 impl Default for NodeParams {
@@ -116,6 +127,8 @@ impl Default for NodeParams {
             replay_max_held: crate::replay::REPLAY_MAX_HELD,
             replay_max_session_bytes: crate::replay::REPLAY_MAX_SESSION_BYTES,
             replay_max_node_bytes: crate::replay::REPLAY_MAX_NODE_BYTES,
+            memory_budget: MEMORY_BUDGET,
+            memory_buffer_percent: MEMORY_BUFFER_PERCENT,
         }
     }
 }

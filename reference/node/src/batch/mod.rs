@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use self::drain::{BatchCtx, drain_tcp};
 use crate::NodeState;
+use crate::exchange;
 use crate::watch::{Watched, add_unique, settle};
 
 /// Sessions the batch holds, by slot: what phase-1 lookups and opens found.
@@ -65,7 +66,7 @@ async fn phase1(state: &Arc<NodeState>, plan: &mut BatchPlan, held: &mut Held) -
                 let state = Arc::clone(state);
                 opening.push((
                     slot,
-                    tokio::spawn(async move { open::open(&state, open).await }),
+                    exchange::spawn(async move { open::open(&state, open).await }),
                 ));
             }
             Step::Write {
@@ -149,7 +150,7 @@ async fn phase2(state: &Arc<NodeState>, plan: &mut BatchPlan, mut held: Held) {
                 s,
                 seq_job,
             );
-            Some((slot, seq, tokio::spawn(task)))
+            Some((slot, seq, exchange::spawn(task)))
         })
         .collect();
     if let Some(wait) = wait {

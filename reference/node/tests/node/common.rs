@@ -29,6 +29,7 @@ pub struct TestNode {
 pub async fn node(tweak: impl FnOnce(&mut NodeConfig)) -> TestNode {
     let mut cfg = NodeConfig::new(KEY);
     cfg.params.longpoll_deadline = Duration::from_millis(500);
+    cfg.stats_on_main_port = true;
     tweak(&mut cfg);
     let handle = seqtun_node::spawn(cfg, "127.0.0.1:0".parse().unwrap())
         .await
@@ -279,4 +280,63 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), f)
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish"))
+}
+
+/// One request on a fresh connection (`Connection: close`), read to the end: the status code
+/// and the body. Raw, so no client pool can hand the request to a connection the node shed.
+pub async fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: node\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| out[i + 4..].to_vec())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// An origin that writes a counting pattern (`u32` little-endian 0, 1, 2, ...) as fast as it is
+/// read, forever: a fast download whose bytes can be checked for loss or reordering.
+pub async fn endless() -> SocketAddr {
+    server(|mut s| async move {
+        let mut n: u32 = 0;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            for c in buf.chunks_mut(4) {
+                c.copy_from_slice(&n.to_le_bytes());
+                n = n.wrapping_add(1);
+            }
+            if s.write_all(&buf).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await
+}
+
+/// True when `bytes` continue the counting pattern of [`endless`] from word `from`.
+pub fn counts_from(bytes: &[u8], from: u32) -> bool {
+    bytes.len().is_multiple_of(4)
+        && bytes
+            .chunks(4)
+            .enumerate()
+            .all(|(i, c)| c == from.wrapping_add(i as u32).to_le_bytes())
 }

@@ -7,9 +7,11 @@
 mod common;
 
 mod binary;
+mod conns;
 mod envelope;
 mod faults;
 mod limits;
+mod memory;
 mod ops;
 mod pipelining_prop;
 mod replay;

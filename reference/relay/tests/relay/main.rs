@@ -16,6 +16,7 @@ mod chain_rewrites;
 mod chain_seed;
 mod faults;
 mod forwarding;
+mod hostile;
 mod limits;
 mod numbers;
 mod redirect;

@@ -20,7 +20,7 @@ pub struct Malformed {
 }
 
 impl Malformed {
-    pub(super) fn new(
+    pub(crate) fn new(
         detail: String,
         seq: Option<u64>,
         name: Option<String>,

@@ -17,6 +17,7 @@ pub mod connect;
 pub mod connect_data;
 pub mod data;
 pub mod malformed;
+pub mod raw;
 pub mod udp_data;
 pub mod udp_open;
 pub mod unknown;
