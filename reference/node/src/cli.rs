@@ -400,6 +400,38 @@ mod tests {
     }
 
     #[test]
+    fn connection_and_memory_flags_reach_the_config() {
+        let cfg = parse(&[
+            "--key",
+            "k",
+            "--max-connections",
+            "7",
+            "--header-timeout-ms",
+            "1500",
+            "--idle-timeout-ms",
+            "2500",
+            "--body-timeout-ms",
+            "3500",
+            "--body-min-rate",
+            "99",
+            "--memory-budget-bytes",
+            "1048576",
+            "--memory-buffer-percent",
+            "50",
+        ])
+        .into_config(false)
+        .unwrap();
+        assert_eq!(cfg.conn.max_connections, 7);
+        assert_eq!(cfg.conn.header_timeout, Duration::from_millis(1500));
+        assert_eq!(cfg.conn.idle_timeout, Duration::from_millis(2500));
+        assert_eq!(cfg.conn.body.timeout, Duration::from_millis(3500));
+        assert_eq!(cfg.conn.body.min_rate, 99);
+        assert_eq!(cfg.params.memory_budget, 1 << 20);
+        assert_eq!(cfg.params.memory_buffer_percent, 50);
+        for bad in [["--memory-buffer-percent", "0"], ["--max-connections", "0"]] {
+            let r = Args::try_parse_from(["seqtun-node", "--key", "k", bad[0], bad[1]]);
+            assert!(r.is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -93,12 +93,16 @@ impl NodeState {
         }
     }
 
-    /// What the node-wide limit on held replies still allows (§7.10).
+    /// What the node-wide limit on held replies, and the memory budget, still allow (§7.10,
+    /// §5.6): a reply beyond either is not held.
     pub fn replay_room(&self) -> usize {
-        self.cfg
+        let by_limit = self
+            .cfg
             .params
             .replay_max_node_bytes
-            .saturating_sub(self.table.held_reply_bytes())
+            .saturating_sub(self.table.held_reply_bytes());
+        let memory = self.memory();
+        by_limit.min(memory.limit().saturating_sub(memory.used()))
     }
 }
 

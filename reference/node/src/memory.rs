@@ -40,7 +40,7 @@ pub enum Class {
     Bodies = 2,
     /// Drained bytes and encoded answers until the answer is written.
     Replies = 3,
-    /// Replies held for a later request (reserved for the replay-safe feature).
+    /// Replies held for retransmits of replay-safe sessions (§7.10).
     Held = 4,
 }
 

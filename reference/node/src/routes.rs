@@ -135,7 +135,7 @@ pub async fn batch_body(state: &Arc<NodeState>, raw: Bytes, mut charge: Charge) 
                         BatchResponse::failed,
                     );
                 }
-                Cow::Owned(json)
+                json
             }
             Err(e) => return json_response(StatusCode::OK, &BatchResponse::failed(e.to_string())),
         }

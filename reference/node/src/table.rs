@@ -67,6 +67,8 @@ pub struct Table {
     limit: usize,
     /// Bytes of replies all sessions hold for retransmits (§7.10).
     held_replies: AtomicUsize,
+    /// The same bytes, charged to the memory budget (§5.6, §7.10).
+    held_charge: Mutex<Charge>,
     pub memory: Arc<Memory>,
 }
 
@@ -78,6 +80,7 @@ impl Table {
             slots: Arc::new(Semaphore::new(limit)),
             limit,
             held_replies: AtomicUsize::new(0),
+            held_charge: Mutex::new(memory.charge(Class::Held)),
             memory,
         }
     }
@@ -91,6 +94,11 @@ impl Table {
     pub fn replay_changed(&self, added: usize, freed: usize) {
         self.held_replies.fetch_add(added, Ordering::Relaxed);
         self.held_replies.fetch_sub(freed, Ordering::Relaxed);
+        // The replies exist whatever the budget says; what may be held is decided before
+        // (`NodeState::replay_room`), within what the budget has left.
+        let mut charge = lock(&self.held_charge);
+        charge.force_grow(added);
+        charge.shrink(freed);
     }
 
     /// Closes a removed TCP session and releases what it held for retransmits.

@@ -211,3 +211,16 @@ async fn no_held_replies_turns_caps_bit_1_off() {
     n.op(data(sid, 0, Some(0), b"x")).await;
     assert_eq!(held(&n), 0);
 }
+
+#[tokio::test]
+async fn held_replies_count_against_the_memory_budget() {
+    let n = node(|_| {}).await;
+    let (addr, _rec) = sink().await;
+    let sid = n.connect(addr).await;
+    let before = n.handle.state.memory().snapshot();
+    n.op(data(&sid, 0, Some(0), b"abc")).await;
+    let after = n.handle.state.memory().snapshot();
+    assert_eq!(after.held, before.held + held(&n) as u64, "{after:?}");
+    n.op(json!({"op":"close","sid":sid})).await;
+    assert_eq!(n.handle.state.memory().snapshot().held, before.held);
+}
