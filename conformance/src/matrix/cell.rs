@@ -138,6 +138,11 @@ fn client_config(
         p.coalesce_step = Duration::from_millis(2);
         p.coalesce_max = Duration::from_millis(10);
         p.max_data_op_bytes = CELL_OP_BYTES;
+    } else if side.faults.ignore_body_limit {
+        // The client before the body cap also predates prompt batches (§6.3): its app bytes
+        // waited out the coalescing step like every op, which is how two sessions' full ops
+        // came to share a request in the field. With prompt batches each would leave alone.
+        p.coalesce_prompt = p.coalesce_step;
     }
     Ok(cfg)
 }
