@@ -203,7 +203,6 @@ impl NodeStats {
                 "pipelined"
             },
             live: state.table.census(),
-            held_reply_bytes: state.table.held_reply_bytes() as u64,
             tcp_opened: get(&self.tcp_opened),
             udp_opened: get(&self.udp_opened),
             bytes_up: get(&self.bytes_up),
@@ -230,8 +229,6 @@ pub struct NodeSnapshot {
     pub mode: &'static str,
     /// Live sessions by kind and dialect, and the bytes they buffer.
     pub live: Census,
-    /// Bytes of replies held for retransmits (§7.10), all sessions.
-    pub held_reply_bytes: u64,
     pub tcp_opened: u64,
     pub udp_opened: u64,
     pub bytes_up: u64,
@@ -354,11 +351,6 @@ impl NodeSnapshot {
                 "buffered_bytes",
                 "Upstream bytes buffered for clients, all sessions.",
                 l.buffered_bytes as f64,
-            ),
-            Family::gauge(
-                "held_reply_bytes",
-                "Bytes of replies held for retransmits of replay-safe sessions (PROTOCOL.md 7.10).",
-                self.held_reply_bytes as f64,
             ),
             Family::labelled(
                 "sessions_opened",

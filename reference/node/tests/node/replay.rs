@@ -38,11 +38,12 @@ async fn a_retransmit_gets_the_held_reply_and_nothing_is_written_twice() {
         "the retransmit must get the reply the original got"
     );
     assert!(held(&n) > 0);
+    // Held replies are the memory budget's `held` use (§5.6, §7.10).
     let (_, stats) = n.get("/stats").await;
     let stats: Value = serde_json::from_slice(&stats).unwrap();
-    assert_eq!(stats["held_reply_bytes"], held(&n), "{stats}");
+    assert_eq!(stats["memory"]["held"], held(&n), "{stats}");
     let (_, metrics) = n.get("/metrics").await;
-    let line = format!("seqtun_node_held_reply_bytes {}", held(&n));
+    let line = format!("seqtun_node_memory_used_bytes{{use=\"held\"}} {}", held(&n));
     assert!(
         String::from_utf8_lossy(&metrics).contains(&line),
         "no {line}"
