@@ -21,8 +21,11 @@ pub fn start_tweaked(
     legacy: bool,
     tweak: impl FnOnce(&mut seqtun_node::NodeConfig),
 ) -> (tokio::runtime::Runtime, String) {
+    // Two workers, as the node's own binary has on a 2-core machine: with one, a debug build
+    // parsing a multi-MiB body of another case held the thread past a 350 ms drain deadline,
+    // and a concurrent case's upstream bytes were read too late for its reply.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
