@@ -56,10 +56,10 @@ pub fn caught_by_node(what: &str, tweak: impl Fn(&mut NodeConfig), ids: &[&str])
             Faults::default(),
         ))
         .unwrap();
-    let (broken_t, healthy_t) = (
-        Arc::new(broken.target.clone()),
-        Arc::new(healthy.target.clone()),
-    );
+    // The broken node claims what a healthy one offers, as a buggy implementation would.
+    let mut claimed = broken.target.clone();
+    claimed.features = healthy.target.features.clone();
+    let (broken_t, healthy_t) = (Arc::new(claimed), Arc::new(healthy.target.clone()));
     for id in ids {
         let case = find(&all, id);
         let bad = rt.block_on(seqtun_conform::node::run_case(case, &broken_t, &http));
@@ -373,5 +373,46 @@ fn client_retries_with_a_new_seq() {
             ..ClientFaults::default()
         },
         &["client/replay/failed-batch-resends-same-seq-and-payload"],
+    );
+}
+
+/// A node that claims replay-safe seq and holds nothing: no caps bit 1, a released-looking
+/// refusal without its code, and §7.5's "in progress" for a waiting copy (§7.10).
+#[test]
+fn claims_replay_safety_without_holding_replies() {
+    caught_by(
+        Faults {
+            no_replay_safe: true,
+            ..Faults::default()
+        },
+        &[
+            "node/replay/connect-caps-bit-1",
+            "node/replay/acknowledged-reply-released",
+            "node/replay/copy-of-waiting-seq-gets-original-reply",
+        ],
+    );
+}
+
+/// A client that retries where the node kept nothing (caps bit 0 alone, §7.10).
+#[test]
+fn client_retries_without_caps_bit_1() {
+    client_caught_by(
+        ClientFaults {
+            retry_without_bit_1: true,
+            ..ClientFaults::default()
+        },
+        &["client/replay/caps-bit-0-only-never-retries"],
+    );
+}
+
+/// A client that never stops resending a failed op (§7.10).
+#[test]
+fn client_retries_beyond_the_budget() {
+    client_caught_by(
+        ClientFaults {
+            retry_beyond_budget: true,
+            ..ClientFaults::default()
+        },
+        &["client/replay/stops-at-the-retry-budget"],
     );
 }

@@ -193,7 +193,7 @@ async fn finish(
         ctx.pipelining_disabled.is_set(),
         &ctx.faults,
     );
-    let replay_safe = replay_safe(&reply, mode, &ctx.params);
+    let replay_safe = replay_safe(&reply, mode, &ctx.params, &ctx.faults);
     if replay_safe {
         add(&ctx.stats.replay_safe_sessions, 1);
     }

@@ -21,6 +21,11 @@ pub struct ClientFaults {
     /// Sends a failed op of a replay-safe session again under a new `seq` instead of its own
     /// (§7.10): the node runs it as new bytes, and a reply that was lost stays lost.
     pub retry_with_new_seq: bool,
+    /// Sends failed ops again on every pipelined session, also where the connect reply had no
+    /// `caps` bit 1 (§7.10): the node kept no reply, so a retransmit is refused or runs twice.
+    pub retry_without_bit_1: bool,
+    /// Sends failed ops again without end, ignoring the retry budget (§7.10).
+    pub retry_beyond_budget: bool,
 }
 
 impl ClientFaults {
@@ -32,5 +37,7 @@ impl ClientFaults {
             || self.positional_replies
             || self.ignore_body_limit
             || self.retry_with_new_seq
+            || self.retry_without_bit_1
+            || self.retry_beyond_budget
     }
 }

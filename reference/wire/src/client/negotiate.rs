@@ -53,8 +53,14 @@ pub fn session_mode(
 
 /// Whether a session whose mode is `mode` sends failed ops again (§7.10): only a pipelined
 /// session whose own connect reply had `caps` bits 0 and 1, and only with a retry budget.
-pub fn replay_safe(connect_reply: &Reply, mode: Mode, params: &ClientParams) -> bool {
-    mode.is_pipelined() && connect_reply.offers_replay_safety() && params.retry.max > 0
+pub fn replay_safe(
+    connect_reply: &Reply,
+    mode: Mode,
+    params: &ClientParams,
+    faults: &ClientFaults,
+) -> bool {
+    let offered = connect_reply.offers_replay_safety() || faults.retry_without_bit_1;
+    mode.is_pipelined() && offered && params.retry.max > 0
 }
 
 /// How a session opens.

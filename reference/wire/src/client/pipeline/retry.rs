@@ -49,9 +49,15 @@ impl Pipeline {
     /// Schedules slot `pos` to go again when `result` may be cured that way and the budget
     /// allows; true when it did (the result is then dropped).
     pub(super) fn retry(&mut self, pos: usize, result: &OpResult, now: Instant) -> bool {
-        let Some(budget) = self.replay else {
+        let Some(mut budget) = self.replay else {
             return false;
         };
+        if self.faults.retry_beyond_budget {
+            budget = RetryBudget {
+                max: u32::MAX,
+                within: std::time::Duration::MAX,
+            };
+        }
         let slot = &mut self.in_flight[pos];
         if slot.seq.is_none() || !retryable(result) {
             return false;
