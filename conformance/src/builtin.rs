@@ -35,6 +35,7 @@ pub fn node_config(params: &Params, legacy: bool, diagnostic: bool) -> NodeConfi
     p.batch_budget = n("batch_budget");
     p.read_buf_cap = p.read_buf_cap.max(4 * p.tcp_drain_max);
     p.udp_queue_limit = n("udp_queue_limit");
+    p.replay_max_held = n("replay_max_held");
     p.connect_timeout = ms("connect_timeout");
     p.tcp_idle_timeout = ms("tcp_idle");
     p.udp_idle_timeout = ms("udp_idle");
@@ -47,7 +48,7 @@ pub fn node_config(params: &Params, legacy: bool, diagnostic: bool) -> NodeConfi
 /// are the `seqtun` profile's), so a node started by hand runs as the built-in targets do.
 pub fn node_flags(params: &Params) -> String {
     let defaults = crate::params::profile(crate::params::DEFAULT_PROFILE).unwrap_or_default();
-    let flags: [(&str, &str, f64); 12] = [
+    let flags: [(&str, &str, f64); 13] = [
         ("longpoll_deadline", "--longpoll-ms", 1.0),
         ("active_drain_deadline", "--active-drain-ms", 1.0),
         ("settle_max", "--settle-max-ms", 1.0),
@@ -55,6 +56,7 @@ pub fn node_flags(params: &Params) -> String {
         ("drain_max", "--drain-max-bytes", 1.0),
         ("batch_budget", "--batch-budget-bytes", 1.0),
         ("udp_queue_limit", "--udp-queue-limit", 1.0),
+        ("replay_max_held", "--replay-max-held", 1.0),
         ("connect_timeout", "--connect-timeout-ms", 1.0),
         ("tcp_idle", "--tcp-idle-secs", 1000.0),
         ("udp_idle", "--udp-idle-secs", 1000.0),

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use crate::repeat::RepeatSpec;
+
 /// Who the case tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -391,6 +393,10 @@ pub struct SendSpec {
     /// Do not wait for the reply here; `await` it later.
     #[serde(default, rename = "async")]
     pub background: bool,
+    /// Send `ops` once per index, `${i}` bound to it: for a case that fills a limit whose size
+    /// is a target parameter (`"count": "replay_max_held"`).
+    #[serde(default)]
+    pub repeat: Option<RepeatSpec>,
 }
 
 /// POST one op to `/tunnel` in the single-op form.

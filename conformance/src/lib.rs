@@ -21,6 +21,7 @@ pub mod matrix;
 pub mod node;
 pub mod params;
 pub mod progress;
+pub mod repeat;
 pub mod report;
 pub mod results;
 pub mod target;

@@ -44,6 +44,11 @@ const TABLE: &[(&str, &str, f64)] = &[
         256.0,
     ),
     (
+        "replay_max_held",
+        "replies a replay-safe session holds until acknowledged (§7.10)",
+        32.0,
+    ),
+    (
         "connect_timeout",
         "ms before a TCP connect fails (§2.2)",
         10_000.0,
@@ -111,6 +116,7 @@ pub fn profile(name: &str) -> Option<Params> {
             ("drain_max", 256.0 * 1024.0),
             ("batch_budget", 512.0 * 1024.0),
             ("udp_queue_limit", 16.0),
+            ("replay_max_held", 4.0),
             ("connect_timeout", 1_500.0),
             ("tcp_idle", 3_000.0),
             ("udp_idle", 3_000.0),

@@ -25,6 +25,35 @@ impl Run<'_> {
         }))
     }
 
+    /// A send step's ops, placeholders substituted; with `repeat`, the list once per index,
+    /// each copy with `${i}` bound to its index.
+    fn ops_of(&self, spec: &SendSpec) -> Result<Value, StepFail> {
+        let template = Value::Array(spec.ops.clone().unwrap_or_default());
+        let Some(repeat) = &spec.repeat else {
+            return self.subst(&template);
+        };
+        let range = repeat
+            .range(&self.target.params)
+            .map_err(|e| StepFail::new("repeat", "a count within the limit", e))?;
+        let mut out = Vec::new();
+        for i in range {
+            let mut vars = self.vars.clone();
+            vars.set("i", json!(i));
+            match vars.substitute(&template) {
+                Ok(Value::Array(ops)) => out.extend(ops),
+                Ok(other) => out.push(other),
+                Err(e) => {
+                    return Err(StepFail::new(
+                        "substitute placeholders",
+                        "bound names",
+                        e.to_string(),
+                    ));
+                }
+            }
+        }
+        Ok(Value::Array(out))
+    }
+
     pub(crate) async fn send(&mut self, spec: &SendSpec) -> Result<(), StepFail> {
         let via_relay = self.target.relay_url.is_some();
         let mut body = if let Some(raw) = &spec.raw {
@@ -40,8 +69,7 @@ impl Run<'_> {
         } else if let Some(b) = &spec.body {
             self.subst(b)?.to_string().into_bytes()
         } else {
-            let ops = self.subst(&Value::Array(spec.ops.clone().unwrap_or_default()))?;
-            let ops = encode_payloads(ops, &self.target.params)?;
+            let ops = encode_payloads(self.ops_of(spec)?, &self.target.params)?;
             let mut env = Map::new();
             if let Some(k) = self.key_value(&spec.key, spec.omit_key)? {
                 env.insert("k".into(), k);

@@ -363,6 +363,33 @@ fn runs_a_retransmit_twice() {
     );
 }
 
+/// A replay-safe node that holds replies for sessions that never sent `ack`: an old client's
+/// repeated seq is answered as a retransmit instead of §7.5's refusal (§7.10).
+#[test]
+fn holds_replies_without_ack() {
+    caught_by(
+        Faults {
+            holds_without_ack: true,
+            ..Faults::default()
+        },
+        &["node/replay/without-ack-nothing-is-replayed"],
+    );
+}
+
+/// A node that holds one reply more, or one fewer, per session than its target parameter says
+/// (§7.10): the limit's vector fails on each side of the edge.
+#[test]
+fn holds_replies_past_the_session_limit_or_short_of_it() {
+    let held = profile("fast").unwrap()["replay_max_held"] as usize;
+    for (what, n) in [("one more", held + 1), ("one fewer", held - 1)] {
+        caught_by_node(
+            &format!("replay_max_held {what}: {n}"),
+            |cfg| cfg.params.replay_max_held = n,
+            &["node/replay/held-replies-stop-at-the-session-limit"],
+        );
+    }
+}
+
 /// A client that sends a failed op again under a new seq: the node runs it as new bytes (a
 /// write twice when the first copy ran) and a lost reply stays lost (§7.10).
 #[test]
@@ -402,6 +429,19 @@ fn client_retries_without_caps_bit_1() {
             ..ClientFaults::default()
         },
         &["client/replay/caps-bit-0-only-never-retries"],
+    );
+}
+
+/// A client that sends a connect of a failed batch again: a second connect would open a second
+/// session at the node (§7.10).
+#[test]
+fn client_retries_a_connect() {
+    client_caught_by(
+        ClientFaults {
+            retry_connects: true,
+            ..ClientFaults::default()
+        },
+        &["client/replay/connect-is-never-retried"],
     );
 }
 

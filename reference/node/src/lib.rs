@@ -87,10 +87,20 @@ impl NodeState {
             self.cfg.params.seq_wait_timeout,
             self.cfg.params.seq_max_waiting,
         );
-        match self.cfg.params.replay_limits() {
-            Some(limits) if self.rules.replay_safe => gate.with_replay(limits),
-            _ => gate,
+        let Some(limits) = self
+            .cfg
+            .params
+            .replay_limits()
+            .filter(|_| self.rules.replay_safe)
+        else {
+            return gate;
+        };
+        let mut gate = gate.with_replay(limits);
+        if self.rules.hold_without_ack {
+            // An `ack` of 0 acknowledges nothing but makes the session replay-safe (§7.10).
+            gate.ack(0);
         }
+        gate
     }
 
     /// What the node-wide limit on held replies, and the memory budget, still allow (§7.10,

@@ -82,6 +82,9 @@ pub struct NodeFaults {
     pub replays_fresh_drain: bool,
     /// A retransmit of a processed seq runs again, writing its payload a second time (a mutant).
     pub reruns_retransmits: bool,
+    /// Every session holds replies from its first op, `ack` or not (a mutant): an old client,
+    /// which never acknowledges, would make the node hold replies it never releases.
+    pub holds_without_ack: bool,
 }
 
 /// What a retransmit of a processed seq gets on a replay-safe session (§7.10).
@@ -147,6 +150,8 @@ pub struct Rules {
     pub legacy: bool,
     /// Sessions that send `ack` hold their replies for retransmits (§7.10).
     pub replay_safe: bool,
+    /// Sessions hold replies before their first `ack` (the `holds_without_ack` mutant).
+    pub hold_without_ack: bool,
     /// `caps` on successful `connect` replies and single-op connect replies (§7.2).
     pub caps: Option<u32>,
     /// `caps` on batched `connect_data` replies, built by the drain code (§7.2).
@@ -189,6 +194,7 @@ impl Rules {
         Self {
             legacy,
             replay_safe,
+            hold_without_ack: replay_safe && f.holds_without_ack,
             caps,
             caps_on_batched_connect_data: caps.filter(|_| !f.no_caps_on_batched_connect_data),
             whole_batch_on_bad_op: f.whole_batch_type_errors,
@@ -239,6 +245,7 @@ impl Rules {
     pub fn without_replay(mut self) -> Self {
         if self.replay_safe {
             self.replay_safe = false;
+            self.hold_without_ack = false;
             let strip = |c: Option<u32>| c.map(|c| c & !CAPS_REPLAY_SAFE);
             self.caps = strip(self.caps);
             self.caps_on_batched_connect_data = strip(self.caps_on_batched_connect_data);

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use seqtun_wire::client::negotiate::{
-    connect_data_unsupported, open_plan, replay_safe, session_mode,
+    connect_data_unsupported, open_plan, replay_safe, send_open_again, session_mode,
 };
 use seqtun_wire::client::replies::{OpFailure, OpResult};
 use seqtun_wire::client::{FailureClass, Mode, OpenPlan};
@@ -93,10 +93,11 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
     }
     let with_data = matches!(plan, OpenPlan::WaitFirstBytes(_)) && !early.is_empty();
     let (result, replay) = if with_data {
-        let result = ctx
-            .mux
-            .request(BatchOp::connect_data(&target.host, target.port, &early))
-            .await;
+        let result = request_open(
+            ctx,
+            BatchOp::connect_data(&target.host, target.port, &early),
+        )
+        .await;
         let refused = matches!(result, Err(OpFailure::TooLarge { .. }));
         if refused || connect_data_unsupported(&result) {
             // A node that refused the request as too large ran nothing: the first bytes go
@@ -107,9 +108,7 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
                 );
             }
             (
-                ctx.mux
-                    .request(BatchOp::connect(&target.host, target.port))
-                    .await,
+                request_open(ctx, BatchOp::connect(&target.host, target.port)).await,
                 early,
             )
         } else {
@@ -118,9 +117,7 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
         }
     } else {
         (
-            ctx.mux
-                .request(BatchOp::connect(&target.host, target.port))
-                .await,
+            request_open(ctx, BatchOp::connect(&target.host, target.port)).await,
             early,
         )
     };
@@ -161,6 +158,19 @@ pub async fn open(ctx: &Ctx, acc: Accepted) -> Result<Opened, OpenError> {
         front.grant(&mut stream).await.map_err(OpenError::App)?;
     }
     finish(ctx, stream, reply, replay).await
+}
+
+/// Sends an open op. Whether a failed one goes again is the wire crate's decision, and its
+/// answer is never (§7.10); only the `retry_connects` mutant makes this a loop.
+async fn request_open(ctx: &Ctx, op: BatchOp) -> OpResult {
+    let mut attempts = 1;
+    loop {
+        let result = ctx.mux.request(op.clone()).await;
+        if !send_open_again(&result, attempts, &ctx.faults) {
+            return result;
+        }
+        attempts += 1;
+    }
 }
 
 /// The reply of a successful open, or how to refuse the app.

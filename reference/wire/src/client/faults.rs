@@ -26,6 +26,9 @@ pub struct ClientFaults {
     pub retry_without_bit_1: bool,
     /// Sends failed ops again without end, ignoring the retry budget (§7.10).
     pub retry_beyond_budget: bool,
+    /// Sends a connect whose batch failed once more (§7.10 forbids it: a second connect opens
+    /// a second session).
+    pub retry_connects: bool,
 }
 
 impl ClientFaults {
@@ -39,5 +42,6 @@ impl ClientFaults {
             || self.retry_with_new_seq
             || self.retry_without_bit_1
             || self.retry_beyond_budget
+            || self.retry_connects
     }
 }

@@ -63,6 +63,15 @@ pub fn replay_safe(
     mode.is_pipelined() && offered && params.retry.max > 0
 }
 
+/// Whether an open (`connect`, `connect_data`) whose request failed is sent again: never.
+/// §7.10: "Nothing else is retried: not a connect (a second connect would open a second
+/// session)". A lost connect reply may mean the node opened a session the client will never
+/// learn of; the app is answered with the failure instead. `attempts` is how many times the
+/// open was sent. The `retry_connects` mutant sends it once more.
+pub fn send_open_again(result: &OpResult, attempts: u32, faults: &ClientFaults) -> bool {
+    faults.retry_connects && attempts < 2 && super::retry::retryable(result)
+}
+
 /// How a session opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenPlan {
@@ -130,6 +139,25 @@ mod tests {
             caps,
             ..Reply::default()
         }
+    }
+
+    #[test]
+    fn a_failed_open_is_never_sent_again() {
+        let lost: OpResult = Err(OpFailure::Batch("relay timeout".into()));
+        let timeout = Ok(Reply {
+            code: Some(crate::CODE_SEQ_TIMEOUT.into()),
+            ..Reply::default()
+        });
+        for result in [&lost, &timeout] {
+            assert!(!send_open_again(result, 1, &ClientFaults::default()));
+        }
+        let mutant = ClientFaults {
+            retry_connects: true,
+            ..ClientFaults::default()
+        };
+        assert!(send_open_again(&lost, 1, &mutant));
+        assert!(!send_open_again(&lost, 2, &mutant), "once more at most");
+        assert!(!send_open_again(&Ok(reply(Some(3))), 1, &mutant));
     }
 
     #[test]

@@ -194,7 +194,7 @@ fn run(raw: &[Value], rules: &Rules, choices: Vec<u8>) -> Vec<Reply> {
 }
 
 fn faults() -> impl Strategy<Value = NodeFaults> {
-    proptest::collection::vec(any::<bool>(), 16).prop_map(|b| NodeFaults {
+    proptest::collection::vec(any::<bool>(), 17).prop_map(|b| NodeFaults {
         unordered_writes: b[0],
         unordered_drains: b[1],
         no_caps_on_batched_connect_data: b[2],
@@ -211,6 +211,7 @@ fn faults() -> impl Strategy<Value = NodeFaults> {
         no_replay_safe: b[13],
         replays_fresh_drain: b[14],
         reruns_retransmits: b[15],
+        holds_without_ack: b[16],
         ..NodeFaults::default()
     })
 }
