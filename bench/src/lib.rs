@@ -16,6 +16,7 @@ pub mod app;
 pub mod codec;
 pub mod codec_table;
 pub mod cpu;
+pub mod goodput;
 pub mod mode;
 pub mod model;
 pub mod node;

@@ -15,6 +15,9 @@ pub enum Mode {
     /// Pipelined at the client's default depth against a node without poll preemption (§7.7),
     /// as a deployed PR #903 node behaves.
     NoPreemption,
+    /// Pipelined at the client's default depth against a node as deployed PR #903 nodes are:
+    /// `caps` 1, no poll preemption and no held replies (§7.10), so nothing is sent again.
+    Plain903,
 }
 
 impl Mode {
@@ -37,6 +40,7 @@ impl Mode {
             Mode::Legacy => "legacy".into(),
             Mode::Depth(d) => format!("depth{d}"),
             Mode::NoPreemption => "no-preemption".into(),
+            Mode::Plain903 => "plain-903".into(),
         }
     }
 
@@ -48,7 +52,7 @@ impl Mode {
                 p.no_pipelining = true;
             }
             Mode::Depth(d) => p.depth = d,
-            Mode::NoPreemption => {}
+            Mode::NoPreemption | Mode::Plain903 => {}
         }
     }
 
@@ -58,12 +62,16 @@ impl Mode {
             Mode::Legacy => cfg.legacy = true,
             Mode::Depth(_) => {}
             Mode::NoPreemption => cfg.faults.no_poll_preemption = true,
+            Mode::Plain903 => {
+                cfg.faults.no_poll_preemption = true;
+                cfg.params.replay_max_held = 0;
+            }
         }
     }
 
     /// True when the mode needs a node setting an external node cannot be given.
     pub fn needs_node_setting(self) -> bool {
-        self == Mode::NoPreemption
+        matches!(self, Mode::NoPreemption | Mode::Plain903)
     }
 }
 

@@ -17,7 +17,7 @@ pub fn depth(mode: Mode) -> usize {
     match mode {
         Mode::Legacy => 1,
         Mode::Depth(d) => d,
-        Mode::NoPreemption => ClientParams::default().depth,
+        Mode::NoPreemption | Mode::Plain903 => ClientParams::default().depth,
     }
 }
 

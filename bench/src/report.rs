@@ -96,6 +96,7 @@ impl Table {
         match self.workload {
             Workload::RpcAfterIdle { .. } => self.latency_rows(&mut out, legacy.as_ref()),
             Workload::Capacity { .. } => self.cpu_rows(&mut out),
+            Workload::Goodput { .. } => crate::goodput::rows(self, &mut out),
             _ => self.transfer_rows(&mut out, legacy.as_ref()),
         }
         out
@@ -262,7 +263,8 @@ pub fn load_average() -> Option<String> {
     )
 }
 
-fn secs(s: f64) -> String {
+/// Seconds as `850 ms` or `2.50 s`.
+pub fn secs(s: f64) -> String {
     if s < 1.0 {
         format!("{:.0} ms", s * 1000.0)
     } else {

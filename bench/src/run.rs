@@ -207,6 +207,34 @@ pub fn bench_plans(c: &mut Criterion, plans: impl Fn(&Settings) -> Vec<Plan>) {
     }
 }
 
+/// Runs per mode of a table that does not go through criterion, in a full run (the quick run
+/// makes one).
+pub const FAULT_RUNS: usize = 2;
+
+/// Runs each plan [`FAULT_RUNS`] times per mode (once with `SEQTUN_BENCH_QUICK=1`) without
+/// criterion, and publishes every table that ran: for workloads whose runs may end without a
+/// complete transfer, which criterion cannot time.
+pub fn plain_plans(plans: impl Fn(&Settings) -> Vec<Plan>) {
+    let runner = Runner::from_env().unwrap_or_else(|e| panic!("{e}"));
+    println!("{}", runner.settings.describe());
+    let runs = if runner.settings.sizes == crate::settings::Sizes::Quick {
+        1
+    } else {
+        FAULT_RUNS
+    };
+    for plan in plans(&runner.settings) {
+        if !selected(&plan.id) {
+            continue;
+        }
+        let table = runner
+            .table(&plan, 0, runs)
+            .unwrap_or_else(|e| panic!("{e}"));
+        if !table.rows.is_empty() {
+            table.publish();
+        }
+    }
+}
+
 /// The quick run honours a criterion-style filter: the first argument that is not a flag.
 fn selected(id: &str) -> bool {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));

@@ -6,12 +6,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use seqtun_client::{ClientConfig, ClientHandle, RelaySpec};
-use seqtun_relay::{RelayConfig, RelayHandle};
+use seqtun_relay::{FaultPlan, RelayConfig, RelayHandle};
 use tokio::runtime::Runtime;
 
 use crate::mode::Mode;
 use crate::node::{Node, NodeSetup};
 use crate::settings::{RELAY_KEY, Settings};
+
+/// The seed of the relay's fault draws: every column meets the same sequence of faults.
+pub const FAULT_SEED: u64 = 20_261_207;
 
 /// The deployment id every client batch goes to.
 pub const DEPLOYMENT: &str = "bench";
@@ -19,10 +22,13 @@ pub const DEPLOYMENT: &str = "bench";
 /// The relay hop of one regime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hop {
-    /// `seqtun-relay` with this latency and per-call bandwidth (kbit/s, 0 unlimited).
+    /// `seqtun-relay` with this latency and per-call bandwidth (kbit/s, 0 unlimited), losing
+    /// this many replies in a thousand calls (its seeded `drop_reply` fault: the node ran the
+    /// batch, the client never hears of it).
     Relay {
         latency: Duration,
         bandwidth_kbps: u64,
+        drop_reply_permille: u32,
     },
     /// No relay: the client posts straight to the node.
     Direct,
@@ -69,11 +75,14 @@ impl Stack {
             Hop::Relay {
                 latency,
                 bandwidth_kbps,
+                drop_reply_permille,
             } => {
                 let mut rcfg = RelayConfig::new(node.url(), node.key(), RELAY_KEY);
                 rcfg.limits.latency = latency;
                 rcfg.limits.jitter = settings.jitter;
                 rcfg.limits.bandwidth_kbps = bandwidth_kbps;
+                rcfg.faults = FaultPlan::new(FAULT_SEED);
+                rcfg.faults.rates.drop_reply = f64::from(drop_reply_permille) / 1000.0;
                 let relay = rt
                     .block_on(seqtun_relay::spawn(rcfg))
                     .map_err(|e| StackError::Relay(e.to_string()))?;

@@ -60,6 +60,7 @@ pub fn tunnel(s: &Settings) -> Vec<Plan> {
     let relay = |bandwidth_kbps| Hop::Relay {
         latency: r,
         bandwidth_kbps,
+        drop_reply_permille: 0,
     };
     let capped = NodeSetup {
         drain_max: Some(CAPPED_REPLY as usize),
@@ -223,12 +224,73 @@ pub fn capacity(s: &Settings) -> Vec<Plan> {
 
 impl Plan {
     fn with_latency(mut self, latency: Duration) -> Self {
-        if let Hop::Relay { bandwidth_kbps, .. } = self.hop {
+        if let Hop::Relay {
+            bandwidth_kbps,
+            drop_reply_permille,
+            ..
+        } = self.hop
+        {
             self.hop = Hop::Relay {
                 latency,
                 bandwidth_kbps,
+                drop_reply_permille,
             };
         }
         self
     }
+}
+
+/// Relay calls in a thousand whose reply the goodput table's relay loses (5 %).
+pub const DROP_REPLY_PERMILLE: u32 = 50;
+
+/// The goodput table of `benches/faults.rs` (issue 14): a 64 MiB download in the reply-capped
+/// regime through a relay that loses 5 % of replies, replay-safe against a plain #903 node.
+/// A run gives up at twice the time the model needs for the whole download, at least 5 s.
+pub fn faults(s: &Settings) -> Vec<Plan> {
+    let r = s.rtt;
+    let size = size(s, 64 * MIB, 8 * MIB, 256 * KIB);
+    let model = Model::RepliesPerTrip {
+        reply: CAPPED_REPLY,
+        rtt: r,
+    };
+    let best = model
+        .limit(Mode::Depth(2))
+        .map_or(Duration::ZERO, |rate| Duration::from_secs_f64(size as f64 / rate));
+    let give_up = (best * 2).max(Duration::from_secs(5));
+    vec![Plan {
+        id: "goodput-drop_reply".into(),
+        title: format!(
+            "goodput, {} download, 5 % of replies lost (reply-capped, B = 256 KiB)",
+            if size >= MIB {
+                format!("{} MiB", size / MIB)
+            } else {
+                format!("{} KiB", size / KIB)
+            }
+        ),
+        workload: Workload::Goodput { size, give_up },
+        modes: vec![Mode::Depth(2), Mode::Plain903],
+        hop: Hop::Relay {
+            latency: r,
+            bandwidth_kbps: 0,
+            drop_reply_permille: DROP_REPLY_PERMILLE,
+        },
+        node: NodeSetup {
+            drain_max: Some(CAPPED_REPLY as usize),
+        },
+        model,
+        notes: vec![
+            format!(
+                "Relay latency R = {}; the relay loses the reply of 5 % of calls after the node \
+                 ran them (seeded `drop_reply`, the same draws for both modes).",
+                ms(r)
+            ),
+            format!(
+                "depth2: our node, `caps` 7, so lost replies are sent again (§7.10). plain-903: \
+                 `caps` 1 (no held replies, no preemption), so a lost reply ends the session and \
+                 the app starts the download again from zero. A run gives up after {} (twice \
+                 the model's time for the whole download).",
+                ms(give_up)
+            ),
+        ],
+    }]
 }

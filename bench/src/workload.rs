@@ -39,6 +39,9 @@ pub enum Workload {
     },
     /// `sessions` bulk downloads at once, straight at the node; node CPU is read.
     Capacity { sessions: usize, size: u64 },
+    /// A bulk download of `size` that the app starts again from zero whenever an attempt
+    /// breaks, as a browser or curl does, until one completes or `give_up` has passed.
+    Goodput { size: u64, give_up: Duration },
 }
 
 /// What one run measured.
@@ -57,6 +60,8 @@ pub struct Sample {
     pub idle_calls_per_min: Option<f64>,
     /// `node_capacity`: node CPU time during the run.
     pub node_cpu: Option<Duration>,
+    /// `goodput`: the attempts the download took.
+    pub attempts: Option<crate::goodput::Attempts>,
 }
 
 impl Workload {
@@ -69,6 +74,7 @@ impl Workload {
             Workload::RpcAfterIdle { .. } => "rpc_after_idle",
             Workload::ManySessions { .. } => "many_sessions",
             Workload::Capacity { .. } => "node_capacity",
+            Workload::Goodput { .. } => "goodput",
         }
     }
 
@@ -80,6 +86,7 @@ impl Workload {
             | Workload::Windowed { size, .. } => Some(size),
             Workload::ManySessions { sessions, size, .. }
             | Workload::Capacity { sessions, size } => Some(sessions as u64 * size),
+            Workload::Goodput { size, .. } => Some(size),
             Workload::RpcAfterIdle { .. } => None,
         }
     }
@@ -107,6 +114,9 @@ impl Workload {
                     s.node_cpu = cpu.zip(stack.node.cpu()).map(|(a, b)| b.saturating_sub(a));
                     Ok(s)
                 }
+                Workload::Goodput { size, give_up } => {
+                    crate::goodput::run(stack, origin, size, give_up).await
+                }
             }
         };
         tokio::time::timeout(RUN_LIMIT, run)
@@ -132,7 +142,7 @@ fn transfer(started: Instant, bytes: u64, calls: u64) -> Sample {
     }
 }
 
-async fn open(stack: &Stack, origin: &Origin, ask: Ask) -> Result<TcpStream, AppError> {
+pub(crate) async fn open(stack: &Stack, origin: &Origin, ask: Ask) -> Result<TcpStream, AppError> {
     ask_at(stack.socks, origin.addr, ask).await
 }
 
