@@ -45,10 +45,7 @@ pub async fn run(
     let calls = stack.relay_calls();
     let started = Instant::now();
     let mut attempts = Attempts::default();
-    loop {
-        let Some(left) = give_up.checked_sub(started.elapsed()) else {
-            break;
-        };
+    while let Some(left) = give_up.checked_sub(started.elapsed()) {
         let mut got = 0;
         match tokio::time::timeout(left, attempt(stack, origin, size, &mut got)).await {
             Ok(Ok(())) => {
@@ -81,12 +78,7 @@ pub async fn run(
 }
 
 /// One attempt; `got` says how far it came, also when it breaks.
-async fn attempt(
-    stack: &Stack,
-    origin: &Origin,
-    size: u64,
-    got: &mut u64,
-) -> Result<(), AppError> {
+async fn attempt(stack: &Stack, origin: &Origin, size: u64, got: &mut u64) -> Result<(), AppError> {
     let mut s = open(stack, origin, Ask::Source { total: size }).await?;
     let mut buf = Vec::new();
     while *got < size {

@@ -253,9 +253,9 @@ pub fn faults(s: &Settings) -> Vec<Plan> {
         reply: CAPPED_REPLY,
         rtt: r,
     };
-    let best = model
-        .limit(Mode::Depth(2))
-        .map_or(Duration::ZERO, |rate| Duration::from_secs_f64(size as f64 / rate));
+    let best = model.limit(Mode::Depth(2)).map_or(Duration::ZERO, |rate| {
+        Duration::from_secs_f64(size as f64 / rate)
+    });
     let give_up = (best * 2).max(Duration::from_secs(5));
     vec![Plan {
         id: "goodput-drop_reply".into(),

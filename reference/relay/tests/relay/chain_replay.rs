@@ -233,7 +233,10 @@ async fn each_fault_kind_and_all_mixed_at_5_and_20_percent_over_64_mib_each_way(
             assert_eq!((o.completed, o.lost), (1, 0), "{row}");
             assert_eq!(o.retried_ops > 0, fails_calls, "{row}");
         } else {
-            assert_eq!(o.retried_ops, 0, "nothing is retried without caps bit 1: {row}");
+            assert_eq!(
+                o.retried_ops, 0,
+                "nothing is retried without caps bit 1: {row}"
+            );
             let want = if fails_calls { (0, 1) } else { (1, 0) };
             assert_eq!((o.completed, o.lost), want, "{row}");
         }
