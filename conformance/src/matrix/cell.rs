@@ -61,13 +61,17 @@ impl NodeSide {
         }
     }
 
-    /// The node settings of this column on `params`' timing, except that nothing is reaped
-    /// during a cell: a loaded machine can leave a session untouched for the fast profile's
-    /// idle time while its upload crosses the relay, and reaping is not what a cell checks.
+    /// The node settings of this column on `params`' timing, except for two timeouts a cell
+    /// does not check: nothing is reaped during a cell (a loaded machine can leave a session
+    /// untouched for the fast profile's idle time while its upload crosses the relay), and a
+    /// seq'd op waits for its predecessor as long as the client waits for a reply (the fast
+    /// profile's 2 s ran out on a loaded machine while seq 9's 1 MiB request was still being
+    /// read: "seq 10 timed out waiting for 9").
     pub fn config(&self, params: &Params) -> NodeConfig {
         let mut cfg = node_config(params, self.legacy, false);
         cfg.params.tcp_idle_timeout = super::CELL_TIMEOUT;
         cfg.params.udp_idle_timeout = super::CELL_TIMEOUT;
+        cfg.params.seq_wait_timeout = CELL_REPLY_TIMEOUT;
         match self.deployed {
             Some(d) => {
                 d.apply(&mut cfg);

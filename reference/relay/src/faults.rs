@@ -315,17 +315,33 @@ impl FaultRates {
     /// `(kind, rate)` in the fixed order draws use; new kinds go at the end, so recorded seeds
     /// keep their meaning.
     pub fn named(&self) -> [(&'static str, f64); 10] {
+        self.clone().slots().map(|(kind, rate)| (kind, *rate))
+    }
+
+    /// Sets the rate of the fault named `kind`; false when no fault has that name.
+    pub fn set(&mut self, kind: &str, rate: f64) -> bool {
+        match self.slots().into_iter().find(|(k, _)| *k == kind) {
+            Some((_, slot)) => {
+                *slot = rate;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Each fault's name and rate field: the one place names meet fields.
+    fn slots(&mut self) -> [(&'static str, &mut f64); 10] {
         [
-            ("drop_request", self.drop_request),
-            ("drop_reply", self.drop_reply),
-            ("duplicate", self.duplicate),
-            ("hold_back", self.hold_back),
-            ("decoy", self.decoy),
-            ("server_error", self.server_error),
-            ("short_reply", self.short_reply),
-            ("strip_unknown", self.strip_unknown),
-            ("extra_entry", self.extra_entry),
-            ("swap_entries", self.swap_entries),
+            ("drop_request", &mut self.drop_request),
+            ("drop_reply", &mut self.drop_reply),
+            ("duplicate", &mut self.duplicate),
+            ("hold_back", &mut self.hold_back),
+            ("decoy", &mut self.decoy),
+            ("server_error", &mut self.server_error),
+            ("short_reply", &mut self.short_reply),
+            ("strip_unknown", &mut self.strip_unknown),
+            ("extra_entry", &mut self.extra_entry),
+            ("swap_entries", &mut self.swap_entries),
         ]
     }
 }

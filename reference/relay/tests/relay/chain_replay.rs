@@ -40,22 +40,12 @@ pub const KINDS: [&str; 7] = [
 /// `rate` for one kind, or spread evenly over all of them for `"mixed"`.
 pub fn rates(kind: &str, rate: f64) -> FaultRates {
     let mut r = FaultRates::default();
-    let each = if kind == "mixed" {
-        rate / KINDS.len() as f64
+    if kind == "mixed" {
+        for k in KINDS {
+            r.set(k, rate / KINDS.len() as f64);
+        }
     } else {
-        0.0
-    };
-    let slots: [(&str, &mut f64); 7] = [
-        ("drop_request", &mut r.drop_request),
-        ("drop_reply", &mut r.drop_reply),
-        ("duplicate", &mut r.duplicate),
-        ("hold_back", &mut r.hold_back),
-        ("decoy", &mut r.decoy),
-        ("server_error", &mut r.server_error),
-        ("short_reply", &mut r.short_reply),
-    ];
-    for (name, slot) in slots {
-        *slot = if name == kind { rate } else { each };
+        assert!(r.set(kind, rate), "no fault is named {kind}");
     }
     r
 }
