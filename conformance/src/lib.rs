@@ -1,31 +1,20 @@
-//! seqtun-conform: replays JSON wire vectors against a tunnel node or client and says, case by
-//! case, whether it conforms to docs/PROTOCOL.md.
+//! seqtun-conform: the conformance runner's binary and its main job. It starts the reference
+//! implementations in-process (node pipelined, `--legacy` and behind seqtun-relay; client
+//! pipelined, through an Apps Script URL and `--no-pipelining`), has seqtun-judge grade them as
+//! it grades any target, then runs the compatibility matrix of real client, relay and node
+//! pairs.
 //!
-//! The runner judges raw JSON and bytes with its own matchers and never with the reference
-//! implementation's types: a suite that decoded replies with the reference's structs would only
-//! ever agree with the reference. The reference crates appear only in `builtin` and `matrix`, to
-//! start them.
+//! The reference crates appear only here (`builtin`, `matrix`), and only to start them; the
+//! verdicts come from seqtun-judge, which cannot see their types. The judge's modules are
+//! re-exported where they stood before it became a crate of its own, so code written against
+//! `seqtun_conform::case` and friends keeps working.
 
 pub mod app;
 pub mod builtin;
-pub mod case;
 pub mod cli;
-pub mod client;
-pub mod console;
-pub mod expr;
-pub mod fixtures;
-pub mod http;
-pub mod limits;
-pub mod matcher;
 pub mod matrix;
-pub mod node;
-pub mod params;
-pub mod progress;
-pub mod repeat;
-pub mod report;
-pub mod results;
-pub mod target;
-pub mod vars;
-pub mod vectors_dir;
-pub mod verdict;
-pub mod wake;
+
+pub use seqtun_judge::{
+    case, client, console, expr, fixtures, http, limits, matcher, node, params, progress, report,
+    repeat, results, target, vars, vectors_dir, verdict, wake,
+};

@@ -1,100 +1,25 @@
-//! What the binary does: set up targets, probe their dialects, run the cases, write reports and
-//! choose the exit code: 0 when every must-level case passed (or, with `--expect`, every result
-//! was expected), 1 when one did not or a required matrix cell failed, 2 for a setup error.
+//! What the `seqtun-conform` binary does: the judge's `node` and `client` runs, or, without a
+//! subcommand, the main job against the built-in reference targets (`builtin.rs`).
 
 mod builtin;
-mod client;
-mod finish;
-mod node;
-pub mod session;
-pub mod setup;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use crate::cli::{Cli, Cmd, Common};
-use crate::console::Console;
+pub use seqtun_judge::app::{
+    EXIT_INTERRUPTED, EXIT_SETUP, client, main_client, main_node, node, session, setup,
+    with_runtime,
+};
 
-/// Exit code for a usage or setup error (bad flags, unreadable vectors, target unreachable).
-pub const EXIT_SETUP: u8 = 2;
-/// Exit code after Ctrl-C or SIGTERM (128 + SIGINT), as shells report it.
-pub const EXIT_INTERRUPTED: u8 = 130;
+use crate::cli::{Cli, Cmd};
 
 pub fn main_with(cli: Cli) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        // Cases, fixtures and the in-process targets share these: more threads than cores, so
-        // one case busy with megabytes of base64 does not hold up the timers of the others.
-        .worker_threads(4)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return setup::error(format!("cannot start the async runtime: {e}")),
-    };
-    rt.spawn(interrupted());
-    let common = match &cli.cmd {
-        None => &cli.common,
-        Some(Cmd::Node(a)) => &a.common,
-        Some(Cmd::Client(a)) => &a.common,
+    match &cli.cmd {
+        None => with_runtime(&cli.common, |rt, console| builtin::run(rt, &cli, console)),
+        Some(Cmd::Node(args)) => main_node(args),
+        Some(Cmd::Client(args)) => main_client(args),
         Some(Cmd::Completions { shell }) => {
             seqtun_runtime::completions::print(<Cli as clap::CommandFactory>::command(), *shell);
-            return ExitCode::SUCCESS;
+            ExitCode::SUCCESS
         }
-    };
-    crate::limits::set_max_read(common.max_read_bytes);
-    let console = Arc::new(console_for(common));
-    match &cli.cmd {
-        None => builtin::run(&rt, &cli, console),
-        Some(Cmd::Node(args)) => node::run(&rt, args, console),
-        Some(Cmd::Client(args)) => client::run(&rt, args, console),
-        Some(Cmd::Completions { .. }) => ExitCode::SUCCESS,
     }
-}
-
-/// Settles a probed target's features (what its dialect implies added, what the user denied
-/// removed), says what the probe found, and starts the target's report entry.
-fn settle(
-    console: &Console,
-    (label, role): (&str, &'static str),
-    (describe, short, implied): (String, &str, &[&str]),
-    denied: &[String],
-    features: &mut std::collections::BTreeSet<String>,
-    params: &crate::expr::Params,
-) -> crate::report::model::TargetInfo {
-    for f in implied {
-        features.insert((*f).to_string());
-    }
-    for f in denied {
-        features.remove(f);
-    }
-    console.line(&format!("target {label}: {describe}"));
-    crate::report::model::TargetInfo::probed(label, role, (describe, short), features, params)
-}
-
-fn console_for(common: &Common) -> Console {
-    Console::stdio(common.test.format(), common.test.color)
-}
-
-/// Ctrl-C or SIGTERM: clients started from `--cmd` run in process groups of their own (so the
-/// runner can end everything they fork), which the terminal's Ctrl-C does not reach; end them
-/// before exiting.
-async fn interrupted() {
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-    crate::client::group::groups::kill_all();
-    eprintln!("seqtun-conform: interrupted; stopped the clients it had started");
-    std::process::exit(i32::from(EXIT_INTERRUPTED));
 }

@@ -1,6 +1,6 @@
-//! The vector loader (`seqtun_conform::case`).
+//! The vector loader (`seqtun_judge::case`).
 
-use seqtun_conform::case::CaseFile;
+use seqtun_judge::case::CaseFile;
 use serde_json::Value;
 
 /// A case that loads from its text loads the same from its JSON value (key order and

@@ -31,19 +31,7 @@ async fn endless() -> std::net::SocketAddr {
     addr
 }
 
-pub(crate) async fn echo() -> std::net::SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
+pub(crate) use seqtun_testkit::origin::echo;
 
 /// One request on a fresh connection; the status and body.
 pub(crate) async fn request(

@@ -61,17 +61,9 @@ impl Node {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("the node binary runs");
         let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut addr = None;
-        let mut metrics = None;
-        while addr.is_none() || metrics.is_none() {
-            let mut line = String::new();
-            assert!(out.read_line(&mut line).unwrap() > 0, "node exited");
-            if let Some(a) = line.trim().strip_prefix("metrics listening on ") {
-                metrics = a.parse().ok();
-            } else if let Some(a) = line.trim().strip_prefix("listening on ") {
-                addr = a.parse().ok();
-            }
-        }
+        let found = seqtun_testkit::process::listeners(&mut out, 2);
+        let role = |want: &str| found.iter().find(|(r, _)| r == want).map(|(_, a)| *a);
+        let (addr, metrics) = (role(""), role("metrics"));
         let stderr = Arc::new(Mutex::new(String::new()));
         let err = child.stderr.take().unwrap();
         let sink = Arc::clone(&stderr);

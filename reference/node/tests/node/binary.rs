@@ -88,22 +88,11 @@ fn start(
         .args(args)
         .env_remove("TUNNEL_AUTH_KEY")
         .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr, out)
+    seqtun_testkit::process::spawn_listening(&mut cmd)
 }
 
 fn http(addr: std::net::SocketAddr, request: &str) -> String {
@@ -204,14 +193,7 @@ fn sigterm_finishes_and_prints_the_final_stats_without_colour() {
 #[test]
 fn json_logs_and_a_separate_metrics_listener() {
     let (child, addr, mut out) = start(&["--log-format", "json", "--metrics", "127.0.0.1:0"], &[]);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let metrics: std::net::SocketAddr = line
-        .trim()
-        .strip_prefix("metrics listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap();
+    let metrics = seqtun_testkit::process::role_listening(&mut out, "metrics");
     let get = |path: &str| format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
     let resp = http(addr, &get("/metrics"));
     assert!(

@@ -15,8 +15,11 @@ use hyper_util::rt::TokioExecutor;
 use seqtun_node::{NodeConfig, NodeHandle};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
+
+// Echo, the accept loop and a closed port are the ones every reference crate's tests use.
+pub use seqtun_testkit::origin::{closed_port, echo, server};
 
 pub const KEY: &str = "test-key";
 
@@ -145,31 +148,6 @@ pub fn d(reply: &Value) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Serves every accepted connection with `handler`.
-pub async fn server<F, Fut>(handler: F) -> SocketAddr
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(handler(stream));
-        }
-    });
-    addr
-}
-
-/// Echoes everything back.
-pub async fn echo() -> SocketAddr {
-    server(|mut s| async move {
-        let (mut r, mut w) = s.split();
-        let _ = tokio::io::copy(&mut r, &mut w).await;
-    })
-    .await
-}
-
 /// What one accepted connection sent, and whether it saw the close.
 type Conn = Arc<Mutex<(Vec<u8>, bool)>>;
 
@@ -253,12 +231,6 @@ pub async fn source(bytes: Vec<u8>) -> SocketAddr {
         }
     })
     .await
-}
-
-/// A port nothing listens on.
-pub async fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
 }
 
 /// Polls `sid` with un-seq'd polls until `n` bytes arrived or eof; returns the bytes.

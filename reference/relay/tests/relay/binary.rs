@@ -1,9 +1,10 @@
 //! The `seqtun-relay` binary: the `listening on` line, port 0, serving, the counters on exit,
 //! and refusing to start without keys.
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufReader, Read as _};
 use std::process::{Command, Stdio};
 
+use seqtun_testkit::process::listening;
 use serde_json::json;
 
 use crate::common::*;
@@ -28,17 +29,6 @@ async fn reference_node() -> seqtun_node::NodeHandle {
     )
     .await
     .unwrap()
-}
-
-/// The address from the `listening on` line.
-fn listening(stdout: &mut BufReader<std::process::ChildStdout>) -> std::net::SocketAddr {
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    line.trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test]

@@ -22,6 +22,10 @@ use tokio::net::TcpStream;
 use crate::common::{NODE_KEY, RELAY_KEY};
 use crate::upstream::server;
 
+/// Deterministic bytes of stream `id`: the pattern every reference crate's tests send.
+pub use seqtun_testkit::pattern as stream_bytes;
+use seqtun_testkit::socks5;
+
 /// Latency of every relay call: enough that batches overlap and race, small enough that a test
 /// takes seconds, not minutes.
 pub const LATENCY: Duration = Duration::from_millis(20);
@@ -121,12 +125,12 @@ pub async fn e2e(setup: Setup) -> E2e {
 impl E2e {
     /// A SOCKS5 connection through the client to `origin`.
     pub async fn open(&self, origin: SocketAddr) -> TcpStream {
-        socks_connect(self.client.socks.unwrap(), origin).await
+        socks5::connect_addr(self.client.socks.unwrap(), origin).await
     }
 
     /// Like [`Self::open`], but a refused open is returned, not a panic.
     pub async fn try_open(&self, origin: SocketAddr) -> Result<TcpStream, [u8; 10]> {
-        try_socks_connect(self.client.socks.unwrap(), origin).await
+        socks5::try_connect_addr(self.client.socks.unwrap(), origin).await
     }
 
     /// Waits until the relay's counters stop changing with no call running, so they are final:
@@ -142,55 +146,6 @@ impl E2e {
             last = now;
         }
     }
-}
-
-/// A SOCKS5 `CONNECT` to an IPv4 `target` through `proxy`; panics unless it is granted.
-pub async fn socks_connect(proxy: SocketAddr, target: SocketAddr) -> TcpStream {
-    match try_socks_connect(proxy, target).await {
-        Ok(s) => s,
-        Err(reply) => panic!("SOCKS5 reply {reply:?}"),
-    }
-}
-
-/// A SOCKS5 `CONNECT` to an IPv4 `target` through `proxy`: the stream, or the refusal reply.
-pub async fn try_socks_connect(
-    proxy: SocketAddr,
-    target: SocketAddr,
-) -> Result<TcpStream, [u8; 10]> {
-    let SocketAddr::V4(v4) = target else {
-        panic!("the helper speaks IPv4 targets only: {target}");
-    };
-    let mut s = TcpStream::connect(proxy).await.unwrap();
-    s.write_all(&[5, 1, 0]).await.unwrap();
-    let mut method = [0u8; 2];
-    s.read_exact(&mut method).await.unwrap();
-    assert_eq!(method, [5, 0], "no-auth method selected");
-    let mut req = vec![5, 1, 0, 1];
-    req.extend(v4.ip().octets());
-    req.extend(v4.port().to_be_bytes());
-    s.write_all(&req).await.unwrap();
-    let mut reply = [0u8; 10];
-    s.read_exact(&mut reply).await.unwrap();
-    if reply[..2] == [5, 0] {
-        Ok(s)
-    } else {
-        Err(reply)
-    }
-}
-
-/// Deterministic bytes of stream `id`: different per stream and per position, so a byte from
-/// another stream or another offset never matches by accident.
-pub fn stream_bytes(id: u64, len: usize) -> Vec<u8> {
-    let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Asserts that `got` is a prefix of `want`, naming the first wrong offset.

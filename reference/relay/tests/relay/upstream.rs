@@ -2,7 +2,6 @@
 //! recording sink), and a recording fake node for checking exactly what the relay forwards.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,35 +13,13 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use seqtun_relay::{RelayConfig, RelayHandle};
 use tokio::io::AsyncReadExt as _;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::common::{NODE_KEY, RELAY_KEY};
 
-/// Serves every accepted TCP connection with `handler`.
-pub async fn server<F, Fut>(handler: F) -> SocketAddr
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(handler(stream));
-        }
-    });
-    addr
-}
-
-/// Echoes everything back.
-pub async fn echo() -> SocketAddr {
-    server(|mut s| async move {
-        let (mut r, mut w) = s.split();
-        let _ = tokio::io::copy(&mut r, &mut w).await;
-    })
-    .await
-}
+// Echo and the accept loop are the ones every reference crate's tests use.
+pub use seqtun_testkit::origin::{echo, server};
 
 /// Every byte any connection to a sink sent, in arrival order.
 #[derive(Clone, Default)]

@@ -56,14 +56,7 @@ impl Proc {
             .spawn()
             .unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut addrs = Vec::new();
-        while addrs.len() < want {
-            let mut line = String::new();
-            assert!(out.read_line(&mut line).unwrap() > 0, "exited early");
-            if let Some((role, addr)) = line.trim().split_once("listening on ") {
-                addrs.push((role.trim().to_string(), addr.parse().unwrap()));
-            }
-        }
+        let addrs = seqtun_testkit::process::listeners(&mut out, want);
         std::thread::spawn(move || for _ in out.lines() {});
         Self { child, addrs }
     }

@@ -7,6 +7,10 @@ mod standin;
 
 pub use scripted::*;
 pub use standin::*;
+// Origins, the SOCKS5 test client and the byte pattern are the ones every reference crate uses.
+pub use seqtun_testkit::origin::{closed_port, echo, server};
+pub use seqtun_testkit::pattern;
+pub use seqtun_testkit::socks5::{connect as socks, connect_auth as socks_auth};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,7 +19,7 @@ use std::time::Duration;
 use seqtun_client::{ClientConfig, ClientHandle, RelaySpec};
 use seqtun_node::{NodeConfig, NodeHandle};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 pub const KEY: &str = "node-key";
 pub const RELAY_KEY: &str = "relay-key";
@@ -45,32 +49,6 @@ pub async fn client(cfg: ClientConfig) -> ClientHandle {
     seqtun_client::spawn(cfg).await.unwrap()
 }
 
-/// Serves every accepted connection with `handler`.
-pub async fn server<F, Fut>(handler: F) -> SocketAddr
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(handler(stream));
-        }
-    });
-    addr
-}
-
-/// Echoes everything back, then closes when the peer does.
-pub async fn echo() -> SocketAddr {
-    server(|mut s| async move {
-        let (mut r, mut w) = s.split();
-        let _ = tokio::io::copy(&mut r, &mut w).await;
-        let _ = w.shutdown().await;
-    })
-    .await
-}
-
 /// Sends `greeting` on accept, then echoes.
 pub async fn greeter(greeting: &'static [u8]) -> SocketAddr {
     server(move |mut s| async move {
@@ -79,62 +57,6 @@ pub async fn greeter(greeting: &'static [u8]) -> SocketAddr {
         let _ = tokio::io::copy(&mut r, &mut w).await;
     })
     .await
-}
-
-/// A port nothing listens on.
-pub async fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
-}
-
-/// SOCKS5 CONNECT to `host:port` through `proxy`; returns the reply code and the stream.
-pub async fn socks(proxy: SocketAddr, host: &str, port: u16) -> (u8, TcpStream) {
-    socks_auth(proxy, host, port, None).await
-}
-
-pub async fn socks_auth(
-    proxy: SocketAddr,
-    host: &str,
-    port: u16,
-    auth: Option<(&str, &str)>,
-) -> (u8, TcpStream) {
-    let mut s = TcpStream::connect(proxy).await.unwrap();
-    let method = if auth.is_some() { 2 } else { 0 };
-    s.write_all(&[5, 1, method]).await.unwrap();
-    let mut m = [0u8; 2];
-    s.read_exact(&mut m).await.unwrap();
-    assert_eq!(m, [5, method], "method selection");
-    if let Some((u, p)) = auth {
-        let mut msg = vec![1, u.len() as u8];
-        msg.extend(u.as_bytes());
-        msg.push(p.len() as u8);
-        msg.extend(p.as_bytes());
-        s.write_all(&msg).await.unwrap();
-        let mut st = [0u8; 2];
-        s.read_exact(&mut st).await.unwrap();
-        assert_eq!(st, [1, 0], "auth accepted");
-    }
-    let mut req = vec![5, 1, 0];
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => {
-            req.push(1);
-            req.extend(a.octets());
-        }
-        Ok(std::net::IpAddr::V6(a)) => {
-            req.push(4);
-            req.extend(a.octets());
-        }
-        Err(_) => {
-            req.push(3);
-            req.push(host.len() as u8);
-            req.extend(host.as_bytes());
-        }
-    }
-    req.extend(port.to_be_bytes());
-    s.write_all(&req).await.unwrap();
-    let mut rep = [0u8; 10];
-    s.read_exact(&mut rep).await.unwrap();
-    (rep[1], s)
 }
 
 /// HTTP CONNECT to `host:port` through `proxy`; returns the status and the stream.
@@ -178,20 +100,6 @@ pub async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
         }
     })
     .await;
-    out
-}
-
-/// Deterministic bytes, different per stream.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
     out
 }
 

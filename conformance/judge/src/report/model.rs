@@ -1,7 +1,7 @@
 //! What every report is built from: the run, its targets, each case's result, the comparison
 //! of several targets and, in the main job, the compatibility matrix. One value, rendered as
-//! JSON (`--report-json`, whose format `conformance/report.schema.json` documents), JUnit XML
-//! and HTML, so the three never disagree.
+//! JSON (`--report-json`, whose format `conformance/judge/report.schema.json` documents), JUnit
+//! XML and HTML, so the three never disagree.
 //!
 //! Field order is the struct order below and never depends on a map's iteration, so two
 //! reports diff cleanly.

@@ -50,7 +50,7 @@ pub fn find(flag: Option<&Path>) -> (PathBuf, Source) {
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
-    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors");
     resolve(flag, env.as_deref(), exe_dir.as_deref(), &compiled)
 }
 

@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn the_enum_is_the_schemas_list() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../vectors/schema.json")).unwrap();
+            serde_json::from_str(include_str!("../../../vectors/schema.json")).unwrap();
         let names: Vec<&str> = schema["$defs"]["feature"]["enum"]
             .as_array()
             .unwrap()

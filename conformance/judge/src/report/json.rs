@@ -1,5 +1,6 @@
-//! `--report-json`: the whole [`Report`], in the format `conformance/report.schema.json`
-//! documents (a test checks every report the runner writes against it).
+//! `--report-json`: the whole [`Report`], in the format
+//! `conformance/judge/report.schema.json` documents (a test checks every report the runner
+//! writes against it).
 
 use std::path::Path;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn vector_files() -> Vec<PathBuf> {
@@ -85,7 +85,7 @@ fn the_schema_rejects_what_it_should() {
 
 #[test]
 fn every_vector_loads_and_cites_an_existing_section() {
-    let cases = seqtun_conform::case::load_dir(&root().join("vectors")).unwrap();
+    let cases = seqtun_judge::case::load_dir(&root().join("vectors")).unwrap();
     assert_eq!(cases.len(), vector_files().len(), "every file is a case");
     let spec = std::fs::read_to_string(root().join("docs/PROTOCOL.md")).unwrap();
     let sections: Vec<String> = spec
