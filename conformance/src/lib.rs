@@ -15,6 +15,6 @@ pub mod cli;
 pub mod matrix;
 
 pub use seqtun_judge::{
-    case, client, console, expr, fixtures, http, limits, matcher, node, params, progress, report,
-    repeat, results, target, vars, vectors_dir, verdict, wake,
+    case, client, console, expr, fixtures, http, limits, matcher, node, params, progress, repeat,
+    report, results, target, vars, vectors_dir, verdict, wake,
 };

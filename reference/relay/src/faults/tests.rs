@@ -315,7 +315,11 @@ fn set_by_name_reaches_the_field_named_reads_back() {
         let mut r = FaultRates::default();
         assert!(r.set(kind, 0.25), "{kind}");
         for (j, (k, rate)) in r.named().into_iter().enumerate() {
-            assert_eq!(rate, if i == j { 0.25 } else { 0.0 }, "{kind} set, {k} read");
+            assert_eq!(
+                rate,
+                if i == j { 0.25 } else { 0.0 },
+                "{kind} set, {k} read"
+            );
         }
     }
     assert!(!FaultRates::default().set("drop_everything", 1.0));
