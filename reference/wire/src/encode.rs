@@ -249,6 +249,30 @@ mod tests {
     }
 
     #[test]
+    fn a_long_string_is_written_as_serde_json_writes_it_wherever_the_escape_falls() {
+        let serde = |s: &str| serde_json::to_vec(s).unwrap();
+        let plain = "QUJD".repeat(3000);
+        for at in [
+            None,
+            Some(0),
+            Some(4095),
+            Some(4096),
+            Some(8191),
+            Some(11_999),
+        ] {
+            let mut text = plain.clone().into_bytes();
+            if let Some(at) = at {
+                text[at] = b'"';
+            }
+            let text = String::from_utf8(text).unwrap();
+            let mut out = b"prefix".to_vec();
+            write_str(&mut out, &text);
+            assert_eq!(out[6..], serde(&text)[..], "escape at {at:?}");
+            assert_eq!(&out[..6], b"prefix");
+        }
+    }
+
+    #[test]
     fn escapes_are_found_in_every_position_of_a_block() {
         for bad in [b'"', b'\\', b'\n', 0u8, 0x1f] {
             for len in [1, 31, 32, 33, 64, 100] {
