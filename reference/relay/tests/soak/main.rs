@@ -66,20 +66,28 @@ impl Proc {
     }
 
     fn rss_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-            >> 10
+        rss_mib(self.pid())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn fds(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |d| d.count())
     }
+}
+
+/// VmRSS of process `pid`, in MiB (0 once it is gone).
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        >> 10
 }
 
 impl Drop for Proc {
@@ -123,6 +131,34 @@ struct Tally {
     failed: AtomicU64,
     wrong: AtomicU64,
     bytes: AtomicU64,
+}
+
+/// What the node's `/metrics` says it holds: bytes charged to the budget by use, and live
+/// sessions. RSS above the charged bytes is the allocator's or the node's own, uncharged.
+async fn node_memory(node: SocketAddr) -> String {
+    let mut s = TcpStream::connect(node).await.unwrap();
+    let req = format!("GET /metrics HTTP/1.1\r\nhost: {node}\r\nconnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body).await;
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+    let sum = |prefix: &str| -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(value)
+            .sum()
+    };
+    let mib = |prefix: &str| sum(prefix) / f64::from(1 << 20);
+    let used = "seqtun_node_memory_used_bytes";
+    format!(
+        "budget in use {:.0} MiB (buffers {:.0}, bodies {:.0}, replies {:.0}, held {:.0}), {} sessions live",
+        mib(used),
+        mib(&format!("{used}{{use=\"buffers\"}}")),
+        mib(&format!("{used}{{use=\"bodies\"}}")),
+        mib(&format!("{used}{{use=\"replies\"}}")),
+        mib(&format!("{used}{{use=\"held\"}}")),
+        sum("seqtun_node_sessions_live"),
+    )
 }
 
 /// One download through SOCKS5; counts it as completed, failed cleanly (an error or a short
@@ -191,6 +227,8 @@ async fn d_chain_soak_with_faults() {
             s("127.0.0.1:0"),
             s("--stats-secs"),
             s("0"),
+            // The figure says what the budget holds next to RSS (node_memory).
+            s("--metrics-on-main-port"),
         ],
         1,
     );
@@ -275,15 +313,37 @@ async fn d_chain_soak_with_faults() {
             })
         })
         .collect();
+    // Node RSS and budget every 5 minutes: growth that tracks the work done, or a plateau.
+    let (pid, addr) = (node.pid(), node.addr(""));
+    let sampler = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_secs(300).min(until - Instant::now())).await;
+            let t = started.elapsed().as_secs();
+            seen.push(format!(
+                "{t} s: {} MiB, {}",
+                rss_mib(pid),
+                node_memory(addr).await
+            ));
+        }
+        seen
+    });
     tokio::time::sleep(WARM.min(Duration::from_secs(secs / 4))).await;
     let warm_rss = (node.rss_mib(), client.rss_mib());
+    let warm_mem = node_memory(node.addr("")).await;
     for w in workers {
         w.await.unwrap();
     }
     let ran = started.elapsed();
+    for line in sampler.await.unwrap() {
+        println!("figure: node RSS at {line}");
+    }
     let end_rss = (node.rss_mib(), client.rss_mib());
+    let end_mem = node_memory(node.addr("")).await;
     tokio::time::sleep(Duration::from_secs(20)).await;
     let after = (node.rss_mib(), node.fds());
+    let after_mem = node_memory(node.addr("")).await;
+    println!("figure: node at warm: {warm_mem}; at the end: {end_mem}; 20 s later: {after_mem}");
     let (c, f, w) = (
         tally.completed.load(Ordering::Relaxed),
         tally.failed.load(Ordering::Relaxed),
