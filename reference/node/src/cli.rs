@@ -91,6 +91,10 @@ pub struct Args {
     /// Reap TCP sessions idle this long (s).
     #[arg(long, env = "SEQTUN_NODE_TCP_IDLE_SECS", default_value_t = params::TCP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub tcp_idle_secs: u64,
+    /// Reap a TCP session whose sid went out in an answer and that no op has named for this
+    /// long (s); 0 turns this off. Catches connects whose reply the relay lost (§5.1).
+    #[arg(long, env = "SEQTUN_NODE_UNCLAIMED_SECS", default_value_t = params::TCP_UNCLAIMED_TIMEOUT.as_secs(), help_heading = heading::TIMING)]
+    pub unclaimed_secs: u64,
     /// Reap UDP sessions idle this long (s).
     #[arg(long, env = "SEQTUN_NODE_UDP_IDLE_SECS", default_value_t = params::UDP_IDLE_TIMEOUT.as_secs(), value_parser = positive_u64, help_heading = heading::TIMING)]
     pub udp_idle_secs: u64,
@@ -247,6 +251,7 @@ impl Args {
                 .reap_interval_ms
                 .map_or(Duration::from_secs(self.reap_interval_secs), d),
             tcp_idle_timeout: Duration::from_secs(self.tcp_idle_secs),
+            tcp_unclaimed_timeout: Duration::from_secs(self.unclaimed_secs),
             udp_idle_timeout: Duration::from_secs(self.udp_idle_secs),
             single_wait_max: d(self.single_wait_ms),
             single_wait_quiet: d(self.single_quiet_ms),
@@ -301,7 +306,7 @@ pub fn summary(cfg: &NodeConfig) -> String {
     format!(
         "mode={} diagnostic={} longpoll={} active_drain={} settle={}/{} seq_wait={} \
          seq_max_waiting={} drain_max={} batch_budget={} read_buf_cap={} udp_queue={} \
-         connect_timeout={} idle_tcp={} idle_udp={} max_body={} max_batch_ops={} max_sessions={} \
+         connect_timeout={} idle_tcp={} unclaimed_tcp={} idle_udp={} max_body={} max_batch_ops={} max_sessions={} \
          memory_budget={} buffer_share={}% max_connections={} header_timeout={} idle_timeout={} \
          body_timeout={} body_min_rate={}B/s health={} stealth={} stats_on_main_port={}",
         if cfg.legacy {
@@ -322,6 +327,7 @@ pub fn summary(cfg: &NodeConfig) -> String {
         p.udp_queue_limit,
         d(p.connect_timeout),
         d(p.tcp_idle_timeout),
+        d(p.tcp_unclaimed_timeout),
         d(p.udp_idle_timeout),
         bytes(p.max_body_bytes),
         p.max_batch_ops,

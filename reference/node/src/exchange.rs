@@ -15,6 +15,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::time::Instant;
+
 use crate::memory::Charge;
 use crate::{NodeState, lock};
 
@@ -40,9 +42,16 @@ impl Exchange {
         })
     }
 
-    /// The answer was handed to the connection: the sessions it names are the client's now.
+    /// The answer was handed to the connection: the sessions it names are the client's now,
+    /// and their unclaimed clocks start (§5.1).
     pub fn answered(&self) {
-        self.answered.store(true, Ordering::Release);
+        if self.answered.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let sids = std::mem::take(&mut *lock(&self.created));
+        if !sids.is_empty() {
+            self.state.table.handed_off(&sids, Instant::now());
+        }
     }
 
     /// Runs `fut` with this exchange as the current one.

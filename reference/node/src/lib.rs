@@ -14,6 +14,7 @@ pub mod config;
 pub mod deployed;
 pub mod exchange;
 pub mod memory;
+pub mod read_buf;
 pub mod reply_body;
 pub mod response;
 pub mod routes;

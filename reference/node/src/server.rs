@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use seqtun_runtime::conn::io::TrackedIo;
 use seqtun_runtime::conn::{self, Closed};
+use seqtun_wire::reap::ReapLimits;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -151,12 +152,24 @@ async fn reap_forever(state: Arc<NodeState>) {
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
+        let limits = ReapLimits {
+            idle: p.tcp_idle_timeout,
+            unclaimed: p.tcp_unclaimed_timeout,
+        };
         let n = state
             .table
-            .reap(Instant::now(), p.tcp_idle_timeout, p.udp_idle_timeout)
+            .reap(Instant::now(), limits, p.udp_idle_timeout)
             .await;
-        if n > 0 {
-            tracing::info!(reaped = n, live = state.table.len(), "reaped idle sessions");
+        if n.unclaimed > 0 {
+            state.stats.orphans_closed(n.unclaimed);
+        }
+        if n.idle + n.unclaimed > 0 {
+            tracing::info!(
+                idle = n.idle,
+                unclaimed = n.unclaimed,
+                live = state.table.len(),
+                "reaped sessions"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use seqtun_wire::reap::{Expiry, ReapLimits, tcp_expiry};
 use serde::Serialize;
 
 use crate::exchange;
@@ -47,6 +48,15 @@ impl Slot {
             .take()
             .unwrap_or_else(|| self.memory.charge(Class::Buffers))
     }
+}
+
+/// What one reaper pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// Idle TCP and UDP sessions.
+    pub idle: usize,
+    /// TCP sessions whose sid went out and was never named (§5.1).
+    pub unclaimed: usize,
 }
 
 /// Live sessions by kind and dialect, and the bytes they hold for clients (stats).
@@ -189,36 +199,51 @@ impl Table {
         }
     }
 
-    /// Removes sessions idle longer than their timeout; returns how many went.
-    pub async fn reap(&self, now: Instant, tcp_idle: Duration, udp_idle: Duration) -> usize {
-        let idle = |last: Instant| now.saturating_duration_since(last);
+    /// Removes sessions past their timeouts (§5.1).
+    pub async fn reap(&self, now: Instant, tcp: ReapLimits, udp_idle: Duration) -> Reaped {
+        let mut reaped = Reaped::default();
         let tcp: Vec<_> = {
             let mut map = lock(&self.tcp);
-            let gone: Vec<String> = map
+            let gone: Vec<(String, Expiry)> = map
                 .iter()
-                .filter(|(_, s)| idle(s.last_active()) > tcp_idle)
-                .map(|(k, _)| k.clone())
+                .filter_map(|(k, s)| Some((k.clone(), tcp_expiry(s.age(now), tcp)?)))
                 .collect();
-            gone.iter().filter_map(|k| map.remove(k)).collect()
+            gone.into_iter()
+                .filter_map(|(k, why)| Some((map.remove(&k)?, why)))
+                .collect()
         };
         let udp: Vec<_> = {
             let mut map = lock(&self.udp);
             let gone: Vec<String> = map
                 .iter()
-                .filter(|(_, s)| idle(s.last_active()) > udp_idle)
+                .filter(|(_, s)| now.saturating_duration_since(s.last_active()) > udp_idle)
                 .map(|(k, _)| k.clone())
                 .collect();
             gone.iter().filter_map(|k| map.remove(k)).collect()
         };
-        let n = tcp.len() + udp.len();
+        reaped.idle += udp.len();
         for s in udp {
             s.close();
         }
-        for s in tcp {
-            tracing::debug!(sid = %s.sid, "reaped idle session");
+        for (s, why) in tcp {
+            tracing::debug!(sid = %s.sid, ?why, "reaped session");
+            match why {
+                Expiry::Idle => reaped.idle += 1,
+                Expiry::Unclaimed => reaped.unclaimed += 1,
+            }
             self.retire(s).await;
         }
-        n
+        reaped
+    }
+
+    /// The answer naming `sids` was handed to the connection: their unclaimed clocks start.
+    pub fn handed_off(&self, sids: &[String], now: Instant) {
+        let map = lock(&self.tcp);
+        for sid in sids {
+            if let Some(s) = map.get(sid) {
+                s.handed_off(now);
+            }
+        }
     }
 
     /// Counts live sessions (stats; one pass under each map's lock).

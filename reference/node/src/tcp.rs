@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 use seqtun_wire::drain::plan_drain;
 use seqtun_wire::params::TCP_READ_CHUNK;
+use seqtun_wire::reap::SessionAge;
 use seqtun_wire::seq_gate::SeqGate;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use std::io::ErrorKind;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Notify;
@@ -22,14 +24,15 @@ use tokio::time::Instant;
 use crate::exchange;
 use crate::lock;
 use crate::memory::{Charge, Class, SessionCount};
+use crate::read_buf::ReadBuf;
 use crate::table::Slot;
 
 struct Inbox {
-    buf: BytesMut,
+    buf: ReadBuf,
     /// The upstream closed or failed; nothing more will arrive.
     done: bool,
     /// What the buffer costs the node's memory budget: at least the session's floor, at most
-    /// the buffered bytes plus one read in progress (§5.6).
+    /// what the buffered reads allocated plus one read in progress (§5.6).
     charge: Charge,
 }
 
@@ -52,6 +55,8 @@ pub struct TcpSession {
     /// Woken (one permit) whenever a drain makes room for the reader.
     space: Notify,
     last_active: Mutex<Instant>,
+    /// When the answer carrying the sid was handed to the connection (§5.1, unclaimed rule).
+    handed_off: Mutex<Option<Instant>>,
     pub gate: Mutex<SeqGate>,
     /// Woken (all waiters) whenever the seq turn passes.
     pub turn_passed: Notify,
@@ -92,7 +97,7 @@ impl TcpSession {
             sid,
             writer: tokio::sync::Mutex::new(Some(wr)),
             inbox: Mutex::new(Inbox {
-                buf: BytesMut::new(),
+                buf: ReadBuf::default(),
                 done: false,
                 charge,
             }),
@@ -100,6 +105,7 @@ impl TcpSession {
             readable: Notify::new(),
             space: Notify::new(),
             last_active: Mutex::new(Instant::now()),
+            handed_off: Mutex::new(None),
             gate: Mutex::new(gate),
             turn_passed: Notify::new(),
             preempt: Notify::new(),
@@ -115,21 +121,28 @@ impl TcpSession {
         session
     }
 
-    async fn read_loop(self: Arc<Self>, mut rd: OwnedReadHalf) {
-        let mut chunk = vec![0u8; TCP_READ_CHUNK];
+    async fn read_loop(self: Arc<Self>, rd: OwnedReadHalf) {
         loop {
-            let want = self.room(chunk.len()).await;
-            let n = match rd.read(&mut chunk[..want]).await {
+            let want = self.room(TCP_READ_CHUNK).await;
+            // The read's buffer is allocated once bytes are there, so an idle session holds
+            // none (§5.6).
+            if let Err(e) = rd.readable().await {
+                tracing::debug!(sid = %self.sid, error = %e, "upstream read failed");
+                break;
+            }
+            let mut read = BytesMut::with_capacity(want);
+            match rd.try_read_buf(&mut read) {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
                 Err(e) => {
                     tracing::debug!(sid = %self.sid, error = %e, "upstream read failed");
                     break;
                 }
-            };
+            }
             let mut inbox = lock(&self.inbox);
-            inbox.buf.extend_from_slice(&chunk[..n]);
-            let keep = inbox.buf.len().max(inbox.charge.memory().floor());
+            inbox.buf.push(read);
+            let keep = inbox.buf.allocated().max(inbox.charge.memory().floor());
             inbox.charge.shrink_to(keep);
             drop(inbox);
             self.readable.notify_waiters();
@@ -154,13 +167,16 @@ impl TcpSession {
             freed.as_mut().enable();
             let want = {
                 let mut inbox = lock(&self.inbox);
-                let buffered = inbox.buf.len();
-                let covered = inbox.charge.bytes().saturating_sub(buffered);
+                // The session cap counts bytes (§5.2); the fair share counts what the reads
+                // allocated, as the budget does (§5.6).
+                let allocated = inbox.buf.allocated();
+                let covered = inbox.charge.bytes().saturating_sub(allocated);
                 let share = self.cap.min(mem.fair_share()).max(mem.floor());
                 share_limited = share < self.cap;
-                let room = share
-                    .saturating_sub(buffered)
-                    .min(self.cap.saturating_sub(buffered));
+                let mut room = self.cap.saturating_sub(inbox.buf.len());
+                if share_limited {
+                    room = room.min(share.saturating_sub(allocated));
+                }
                 if covered > 0 && room > 0 {
                     return covered.min(room).min(chunk);
                 }
@@ -205,6 +221,25 @@ impl TcpSession {
         *lock(&self.last_active) = Instant::now();
     }
 
+    /// The answer naming this session went out now (the first time counts).
+    pub fn handed_off(&self, now: Instant) {
+        lock(&self.handed_off).get_or_insert(now);
+    }
+
+    /// What the reaper judges (§5.1): idleness, and how long the sid has been out without an
+    /// op naming it (a data op sets the dialect, so `New` means never named).
+    pub fn age(&self, now: Instant) -> SessionAge {
+        let since = |t: Instant| now.saturating_duration_since(t);
+        let unclaimed = match self.dialect() {
+            Dialect::New => lock(&self.handed_off).map(since),
+            _ => None,
+        };
+        SessionAge {
+            idle: since(*lock(&self.last_active)),
+            unclaimed,
+        }
+    }
+
     pub fn last_active(&self) -> Instant {
         *lock(&self.last_active)
     }
@@ -232,13 +267,15 @@ impl TcpSession {
         let (bytes, eof) = {
             let mut inbox = lock(&self.inbox);
             let plan = plan_drain(inbox.buf.len(), inbox.done, allowance);
-            let bytes = inbox.buf.split_to(plan.take).freeze();
+            let taken = inbox.buf.take(plan.take);
             let floor = inbox.charge.memory().floor();
-            let keep = inbox.buf.len().max(floor);
+            let keep = inbox.buf.allocated().max(floor);
             let moved = inbox.charge.bytes().saturating_sub(keep);
             let mut held = inbox.charge.split_into(moved, Class::Replies);
-            held.force_grow(bytes.len().saturating_sub(moved));
+            held.force_grow(taken.alloc.saturating_sub(moved));
+            held.shrink_to(taken.alloc);
             exchange::hold(held);
+            let bytes = taken.bytes;
             (bytes, plan.eof)
         };
         if !bytes.is_empty() {
@@ -282,7 +319,7 @@ impl TcpSession {
             // reference to the session drops.
             let mut inbox = lock(&self.inbox);
             inbox.done = true;
-            inbox.buf = BytesMut::new();
+            inbox.buf = ReadBuf::default();
             inbox.charge.shrink_to(0);
         }
         self.readable.notify_waiters();

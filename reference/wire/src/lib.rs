@@ -22,6 +22,7 @@ pub mod op;
 pub mod ops;
 pub mod params;
 pub mod probe;
+pub mod reap;
 pub mod replay;
 pub mod reply;
 pub mod rules;

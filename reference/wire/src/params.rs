@@ -38,6 +38,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REAP_INTERVAL: Duration = Duration::from_secs(30);
 /// A TCP session nobody touched for this long is reaped.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// A TCP session whose sid went out in an answer and that no op has named for this long is
+/// reaped (§5.1: the answer was lost behind the relay).
+pub const TCP_UNCLAIMED_TIMEOUT: Duration = Duration::from_secs(60);
 /// A UDP session nobody touched for this long is reaped.
 pub const UDP_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Single-op `/tunnel` drain: give up waiting after this long.
@@ -86,6 +89,8 @@ pub struct NodeParams {
     pub connect_timeout: Duration,
     pub reap_interval: Duration,
     pub tcp_idle_timeout: Duration,
+    /// `Duration::ZERO` turns the unclaimed rule off (§5.1).
+    pub tcp_unclaimed_timeout: Duration,
     pub udp_idle_timeout: Duration,
     pub single_wait_max: Duration,
     pub single_wait_quiet: Duration,
@@ -117,6 +122,7 @@ impl Default for NodeParams {
             connect_timeout: CONNECT_TIMEOUT,
             reap_interval: REAP_INTERVAL,
             tcp_idle_timeout: TCP_IDLE_TIMEOUT,
+            tcp_unclaimed_timeout: TCP_UNCLAIMED_TIMEOUT,
             udp_idle_timeout: UDP_IDLE_TIMEOUT,
             single_wait_max: SINGLE_WAIT_MAX,
             single_wait_quiet: SINGLE_WAIT_QUIET,

@@ -171,3 +171,34 @@ async fn memory_and_connections_are_in_stats_and_metrics() {
         assert!(text.contains(name), "{name} missing from\n{text}");
     }
 }
+
+/// A connect whose answer went out but whose sid no op ever names (the relay lost the reply) is
+/// closed after the unclaimed timeout, not the idle one; a session a data op named stays.
+#[tokio::test]
+async fn a_session_nobody_names_after_its_answer_is_reaped_as_unclaimed() {
+    let n = node(|c| {
+        c.params.reap_interval = Duration::from_millis(50);
+        c.params.tcp_unclaimed_timeout = Duration::from_millis(300);
+        c.params.longpoll_deadline = Duration::from_millis(50);
+    })
+    .await;
+    let (up, rec) = sink().await;
+    let lost = n.connect(up).await;
+    let named = n.connect(up).await;
+    n.op(json!({"op":"data","sid":named})).await;
+    rec.wait("both upstreams accepted", |r| r.accepted() == 2)
+        .await;
+    until("the unclaimed session is reaped", || {
+        n.handle.state.snapshot().orphans_closed == 1
+    })
+    .await;
+    assert_eq!(n.sessions(), 1, "the named session stays");
+    rec.wait("the lost session's upstream sees the close", |r| {
+        r.closed(0)
+    })
+    .await;
+    let r = n.op(json!({"op":"data","sid":lost})).await;
+    assert_eq!(r["eof"], true, "the reaped sid is unknown now (§5.5): {r}");
+    let r = n.op(json!({"op":"data","sid":named})).await;
+    assert_eq!(r["eof"], false, "{r}");
+}
