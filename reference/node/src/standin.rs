@@ -85,6 +85,8 @@ impl Deployed {
         p.max_sessions = OUT_OF_REACH;
         p.read_buf_cap = OUT_OF_REACH;
         p.memory_budget = OUT_OF_REACH;
+        // Deployed nodes keep a session whose connect reply was lost until the idle reaper.
+        p.tcp_unclaimed_timeout = Duration::ZERO;
     }
 
     /// A stand-in with the deployed node's own defaults, long-poll included.

@@ -114,7 +114,8 @@ impl NodeStats {
         ops.iter().map(|op| self.op(op)).collect()
     }
 
-    /// Sessions closed because the request that opened them lost its answer (§5.1).
+    /// Sessions closed because the answer naming them was lost: the request ended before it, or
+    /// no op named them within the unclaimed timeout (§5.1).
     pub fn orphans_closed(&self, n: usize) {
         bump(&self.orphans_closed, n as u64);
     }
@@ -406,7 +407,7 @@ impl NodeSnapshot {
             ),
             Family::counter(
                 "orphans_closed",
-                "Sessions closed because the request that opened them lost its answer.",
+                "Sessions closed because the answer naming them was lost: their request ended first, or no op named them within --unclaimed-secs.",
                 self.orphans_closed,
             ),
             Family::gauge(

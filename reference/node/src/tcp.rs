@@ -5,6 +5,7 @@
 //! kernel window fills, and the upstream is slowed by TCP itself instead of the node's memory
 //! growing without bound (deployed nodes buffer without limit).
 
+use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +14,6 @@ use seqtun_wire::drain::plan_drain;
 use seqtun_wire::params::TCP_READ_CHUNK;
 use seqtun_wire::reap::SessionAge;
 use seqtun_wire::seq_gate::SeqGate;
-use std::io::ErrorKind;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
