@@ -376,6 +376,16 @@ mod tests {
     }
 
     #[test]
+    fn the_unclaimed_rule_defaults_to_a_minute_and_zero_turns_it_off() {
+        let cfg = parse(&["--key", "k"]).into_config(false).unwrap();
+        assert_eq!(cfg.params.tcp_unclaimed_timeout, Duration::from_secs(60));
+        let cfg = parse(&["--key", "k", "--unclaimed-secs", "0"])
+            .into_config(false)
+            .unwrap();
+        assert_eq!(cfg.params.tcp_unclaimed_timeout, Duration::ZERO);
+    }
+
+    #[test]
     fn no_key_is_refused_with_the_fix() {
         // Only meaningful when the test environment does not set the variable itself.
         if std::env::var_os("TUNNEL_AUTH_KEY").is_none() {

@@ -12,8 +12,9 @@
 //!   each;
 //! - a drain that is exactly the front read hands that read over; any other drain is copied into
 //!   one allocation of exactly its size, so what an answer holds is what it carries;
-//! - the budget is charged [`ReadBuf::allocated`], which is at most the buffered bytes plus one
-//!   partly drained read.
+//! - the budget is charged [`ReadBuf::committed`]: what the queued reads allocated (at most the
+//!   buffered bytes, their slack and one partly drained read) plus the read in progress, so a
+//!   drain racing a read gives back only what the drained reads held.
 
 use std::collections::VecDeque;
 
@@ -37,6 +38,8 @@ pub struct ReadBuf {
     pieces: VecDeque<Piece>,
     len: usize,
     allocated: usize,
+    /// Bytes reserved for the read in progress (its buffer's capacity).
+    reading: usize,
 }
 
 /// Bytes taken from the front, and what their allocation holds (the answer's charge).
@@ -61,8 +64,20 @@ impl ReadBuf {
         self.allocated
     }
 
-    /// Queues one read (`read` holds the bytes read, its capacity the buffer read into).
+    /// What the budget must cover: the queued reads' allocations and the read in progress.
+    pub fn committed(&self) -> usize {
+        self.allocated + self.reading
+    }
+
+    /// A read of up to `n` bytes is about to start.
+    pub fn begin_read(&mut self, n: usize) {
+        self.reading = n;
+    }
+
+    /// Queues one read (`read` holds the bytes read, its capacity the buffer read into); the
+    /// read in progress is over.
     pub fn push(&mut self, read: BytesMut) {
+        self.reading = 0;
         let n = read.len();
         if n == 0 {
             return;
@@ -163,6 +178,22 @@ mod tests {
         );
         b.push(BytesMut::with_capacity(64));
         assert_eq!(b.len(), 111, "an empty read adds nothing");
+    }
+
+    #[test]
+    fn a_read_in_progress_stays_committed_across_a_drain() {
+        let mut b = ReadBuf::default();
+        b.push(read(&pattern(64), 64));
+        b.begin_read(64);
+        assert_eq!(b.committed(), 128);
+        let _ = b.take(64);
+        assert_eq!(
+            b.committed(),
+            64,
+            "the drained read goes, the one in progress stays"
+        );
+        b.push(read(&pattern(10), 64));
+        assert_eq!(b.committed(), 10, "the read landed (copied to its size)");
     }
 
     #[test]

@@ -32,7 +32,7 @@ struct Inbox {
     /// The upstream closed or failed; nothing more will arrive.
     done: bool,
     /// What the buffer costs the node's memory budget: at least the session's floor, at most
-    /// what the buffered reads allocated plus one read in progress (§5.6).
+    /// what the buffered reads allocated plus the read in progress (§5.6, `ReadBuf::committed`).
     charge: Charge,
 }
 
@@ -142,7 +142,7 @@ impl TcpSession {
             }
             let mut inbox = lock(&self.inbox);
             inbox.buf.push(read);
-            let keep = inbox.buf.allocated().max(inbox.charge.memory().floor());
+            let keep = inbox.buf.committed().max(inbox.charge.memory().floor());
             inbox.charge.shrink_to(keep);
             drop(inbox);
             self.readable.notify_waiters();
@@ -178,10 +178,13 @@ impl TcpSession {
                     room = room.min(share.saturating_sub(allocated));
                 }
                 if covered > 0 && room > 0 {
-                    return covered.min(room).min(chunk);
+                    let want = covered.min(room).min(chunk);
+                    inbox.buf.begin_read(want);
+                    return want;
                 }
                 let want = room.min(chunk);
                 if want > 0 && inbox.charge.try_grow(want, mem.buffer_limit()).is_ok() {
+                    inbox.buf.begin_read(want);
                     return want;
                 }
                 want
@@ -269,7 +272,8 @@ impl TcpSession {
             let plan = plan_drain(inbox.buf.len(), inbox.done, allowance);
             let taken = inbox.buf.take(plan.take);
             let floor = inbox.charge.memory().floor();
-            let keep = inbox.buf.allocated().max(floor);
+            // The read in progress keeps its reservation (§5.6).
+            let keep = inbox.buf.committed().max(floor);
             let moved = inbox.charge.bytes().saturating_sub(keep);
             let mut held = inbox.charge.split_into(moved, Class::Replies);
             held.force_grow(taken.alloc.saturating_sub(moved));
