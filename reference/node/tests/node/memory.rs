@@ -178,7 +178,8 @@ async fn memory_and_connections_are_in_stats_and_metrics() {
 async fn a_session_nobody_names_after_its_answer_is_reaped_as_unclaimed() {
     let n = node(|c| {
         c.params.reap_interval = Duration::from_millis(50);
-        c.params.tcp_unclaimed_timeout = Duration::from_millis(300);
+        // Long enough that the named session's data op lands first on a loaded machine.
+        c.params.tcp_unclaimed_timeout = Duration::from_secs(1);
         c.params.longpoll_deadline = Duration::from_millis(50);
     })
     .await;
