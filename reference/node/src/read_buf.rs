@@ -59,7 +59,7 @@ impl ReadBuf {
         self.len == 0
     }
 
-    /// Bytes the buffered reads' allocations hold: what the budget is charged.
+    /// Bytes the buffered reads' allocations hold (the fair share counts these).
     pub fn allocated(&self) -> usize {
         self.allocated
     }
@@ -108,8 +108,9 @@ impl ReadBuf {
                 alloc: 0,
             };
         }
-        if self.pieces.front().is_some_and(|p| p.bytes.len() == n) {
-            let p = self.pop_front();
+        if self.pieces.front().is_some_and(|p| p.bytes.len() == n)
+            && let Some(p) = self.pop_front()
+        {
             return Taken {
                 bytes: p.bytes,
                 alloc: p.alloc,
@@ -123,7 +124,7 @@ impl ReadBuf {
             };
             if front.bytes.len() <= want {
                 out.extend_from_slice(&front.bytes);
-                self.pop_front();
+                let _ = self.pop_front();
             } else {
                 out.extend_from_slice(&front.bytes[..want]);
                 front.bytes.advance(want);
@@ -136,14 +137,11 @@ impl ReadBuf {
         }
     }
 
-    fn pop_front(&mut self) -> Piece {
-        let p = self
-            .pieces
-            .pop_front()
-            .expect("pop_front is called with a front piece");
+    fn pop_front(&mut self) -> Option<Piece> {
+        let p = self.pieces.pop_front()?;
         self.len -= p.bytes.len();
         self.allocated -= p.alloc;
-        p
+        Some(p)
     }
 }
 
