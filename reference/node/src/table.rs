@@ -264,7 +264,8 @@ impl Table {
         c
     }
 
-    /// Notes the dialect of a session's data op (stats only).
+    /// Notes the dialect of a session's data op (stats), which also marks the session as named
+    /// by its client (the unclaimed rule, §5.1).
     pub fn note_data(&self, sid: &str, seq: bool) {
         if let Some(s) = self.tcp(sid) {
             s.note_dialect(if seq {

@@ -66,7 +66,8 @@ pub struct TcpSession {
     shut: Notify,
     closed: AtomicBool,
     reader: Mutex<Option<AbortHandle>>,
-    /// The dialect its first data op showed (stats only): see [`Dialect`].
+    /// The dialect its first data op showed (stats; `New` also tells the reaper no op has named
+    /// the session yet, §5.1): see [`Dialect`].
     dialect: AtomicU8,
     _counted: SessionCount,
     _slot: Slot,
